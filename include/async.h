@@ -1,0 +1,492 @@
+/* libasync: a portable asynchronous event loop.
+ *
+ * Threading: everything here belongs to the thread that runs the loop, except
+ * async_wakeup_send(), which any thread (or a signal handler) may call.
+ * Errors: every call that can fail returns 0 or a negative ASYNC_E* code.
+ * Memory: the caller owns every loop, handle and request; the library keeps
+ * pointers to them until the close callback (or request callback) has run. */
+#ifndef ASYNC_H
+#define ASYNC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+# if defined(ASYNC_BUILDING_SHARED)
+#  define ASYNC_EXTERN __declspec(dllexport)
+# elif defined(ASYNC_USING_SHARED)
+#  define ASYNC_EXTERN __declspec(dllimport)
+# else
+#  define ASYNC_EXTERN
+# endif
+#elif defined(__GNUC__)
+# define ASYNC_EXTERN __attribute__((visibility("default")))
+#else
+# define ASYNC_EXTERN
+#endif
+
+#define ASYNC_VERSION_MAJOR 0
+#define ASYNC_VERSION_MINOR 1
+#define ASYNC_VERSION_PATCH 0
+
+typedef struct async_loop_s async_loop_t;
+typedef struct async_handle_s async_handle_t;
+typedef struct async_timer_s async_timer_t;
+typedef struct async_hook_s async_idle_t;
+typedef struct async_hook_s async_prepare_t;
+typedef struct async_hook_s async_check_t;
+typedef struct async_watch_s async_watch_t;
+typedef struct async_wakeup_s async_wakeup_t;
+typedef struct async_defer_s async_defer_t;
+
+typedef void (*async_close_cb)(async_handle_t *handle);
+typedef void (*async_timer_cb)(async_timer_t *timer);
+typedef void (*async_hook_cb)(struct async_hook_s *hook);
+typedef void (*async_watch_cb)(async_watch_t *w, int status, unsigned events);
+typedef void (*async_wakeup_cb)(async_wakeup_t *w);
+typedef void (*async_defer_cb)(async_defer_t *d);
+typedef void (*async_walk_cb)(async_handle_t *handle, void *arg);
+
+/* Private: one slot that holds the handle type's callback while the handle
+ * is open and the close callback once it is closing. */
+union async__cb {
+  async_close_cb close;
+  async_timer_cb timer;
+  async_hook_cb hook;
+  async_watch_cb watch;
+  async_wakeup_cb wakeup;
+};
+
+/* Private: an intrusive circular list node. */
+struct async__link {
+  struct async__link *next;
+  struct async__link *prev;
+};
+
+/* Private: one element of the loop's handle tables (the timer heap and the
+ * table of other handles). key is the timer deadline in ns. */
+struct async__slot {
+  uint64_t key;
+  async_handle_t *handle;
+};
+
+struct async__slots {
+  struct async__slot *v;
+  uint32_t len;
+  uint32_t cap;
+};
+
+#if defined(_WIN32)
+# include "async/win.h"
+#else
+# include "async/unix.h"
+#endif
+
+/* ---- errors -------------------------------------------------------------- */
+
+/* XX(name, message): every error code the library returns. */
+#define ASYNC_ERRNO_MAP(XX)                                                   \
+  XX(E2BIG, "argument list too long")                                         \
+  XX(EACCES, "permission denied")                                             \
+  XX(EADDRINUSE, "address already in use")                                    \
+  XX(EADDRNOTAVAIL, "address not available")                                  \
+  XX(EAFNOSUPPORT, "address family not supported")                            \
+  XX(EAGAIN, "resource temporarily unavailable")                              \
+  XX(EALREADY, "operation already in progress")                               \
+  XX(EBADF, "bad file descriptor")                                            \
+  XX(EBUSY, "resource busy or locked")                                        \
+  XX(ECANCELED, "operation canceled")                                         \
+  XX(ECONNABORTED, "software caused connection abort")                        \
+  XX(ECONNREFUSED, "connection refused")                                      \
+  XX(ECONNRESET, "connection reset by peer")                                  \
+  XX(EEXIST, "file already exists")                                           \
+  XX(EFAULT, "bad address in system call argument")                           \
+  XX(EHOSTUNREACH, "host is unreachable")                                     \
+  XX(EINTR, "interrupted system call")                                        \
+  XX(EINVAL, "invalid argument")                                              \
+  XX(EIO, "i/o error")                                                        \
+  XX(EISCONN, "socket is already connected")                                  \
+  XX(EISDIR, "illegal operation on a directory")                              \
+  XX(ELOOP, "too many symbolic links encountered")                            \
+  XX(EMFILE, "too many open files")                                           \
+  XX(EMSGSIZE, "message too long")                                            \
+  XX(ENAMETOOLONG, "name too long")                                           \
+  XX(ENETDOWN, "network is down")                                             \
+  XX(ENETUNREACH, "network is unreachable")                                   \
+  XX(ENFILE, "file table overflow")                                           \
+  XX(ENOBUFS, "no buffer space available")                                    \
+  XX(ENODEV, "no such device")                                                \
+  XX(ENOENT, "no such file or directory")                                     \
+  XX(ENOMEM, "not enough memory")                                             \
+  XX(ENOSPC, "no space left on device")                                       \
+  XX(ENOSYS, "function not implemented")                                      \
+  XX(ENOTCONN, "socket is not connected")                                     \
+  XX(ENOTDIR, "not a directory")                                              \
+  XX(ENOTEMPTY, "directory not empty")                                        \
+  XX(ENOTSOCK, "socket operation on non-socket")                              \
+  XX(ENOTSUP, "operation not supported")                                      \
+  XX(ENXIO, "no such device or address")                                      \
+  XX(EOVERFLOW, "value too large for defined data type")                      \
+  XX(EPERM, "operation not permitted")                                        \
+  XX(EPIPE, "broken pipe")                                                    \
+  XX(EPROTO, "protocol error")                                                \
+  XX(EPROTONOSUPPORT, "protocol not supported")                               \
+  XX(EPROTOTYPE, "protocol wrong type for socket")                            \
+  XX(ERANGE, "result too large")                                              \
+  XX(EROFS, "read-only file system")                                          \
+  XX(ESPIPE, "invalid seek")                                                  \
+  XX(ESRCH, "no such process")                                                \
+  XX(ETIMEDOUT, "connection timed out")                                       \
+  XX(ETXTBSY, "text file is busy")                                            \
+  XX(EXDEV, "cross-device link not permitted")                                \
+  XX(EOF, "end of file")                                                      \
+  XX(EAI_ADDRFAMILY, "address family not supported")                          \
+  XX(EAI_AGAIN, "temporary failure")                                          \
+  XX(EAI_BADFLAGS, "bad ai_flags value")                                      \
+  XX(EAI_CANCELED, "request canceled")                                        \
+  XX(EAI_FAIL, "permanent failure")                                           \
+  XX(EAI_FAMILY, "ai_family not supported")                                   \
+  XX(EAI_MEMORY, "out of memory")                                             \
+  XX(EAI_NODATA, "no address")                                                \
+  XX(EAI_NONAME, "unknown node or service")                                   \
+  XX(EAI_OVERFLOW, "argument buffer overflow")                                \
+  XX(EAI_SERVICE, "service not available for socket type")                    \
+  XX(EAI_SOCKTYPE, "socket type not supported")
+
+/* The values come from the platform header: negated errno values on Unix. */
+enum {
+#define ASYNC__ERR_ENUM(name, msg) ASYNC_##name = ASYNC__##name,
+  ASYNC_ERRNO_MAP(ASYNC__ERR_ENUM)
+#undef ASYNC__ERR_ENUM
+  ASYNC__ERR_END_ = 0
+};
+
+/* The message for an error code ("unknown error" for anything else). Never NULL. */
+ASYNC_EXTERN const char *async_strerror(int err);
+/* The code's name without the ASYNC_ prefix, e.g. "EAGAIN" ("UNKNOWN" otherwise). */
+ASYNC_EXTERN const char *async_err_name(int err);
+/* Translates a platform error number (errno on Unix) into an ASYNC_E* code. */
+ASYNC_EXTERN int async_translate_sys_error(int sys_errno);
+
+/* ---- memory -------------------------------------------------------------- */
+
+typedef void *(*async_malloc_fn)(size_t size);
+typedef void *(*async_realloc_fn)(void *ptr, size_t size);
+typedef void *(*async_calloc_fn)(size_t count, size_t size);
+typedef void (*async_free_fn)(void *ptr);
+
+/* Replaces the allocator used for the library's internal tables. Call it
+ * before any loop exists (it is process-wide). Returns ASYNC_EINVAL if any
+ * function is NULL, ASYNC_EBUSY while memory from the current allocator is
+ * still held by an open loop. */
+ASYNC_EXTERN int async_replace_allocator(async_malloc_fn malloc_fn,
+                                         async_realloc_fn realloc_fn,
+                                         async_calloc_fn calloc_fn,
+                                         async_free_fn free_fn);
+
+/* ---- backends and capabilities ------------------------------------------ */
+
+enum async_cap {
+  ASYNC_CAP_TIMERS = 1u << 0,       /* timers, ready queue, hooks */
+  ASYNC_CAP_WAKEUP = 1u << 1,       /* cross-thread wakeups */
+  ASYNC_CAP_FD_WATCH = 1u << 2,     /* reader/writer fd watchers */
+  ASYNC_CAP_HANGUP = 1u << 3,       /* watchers see hang-up/error as distinct events */
+  ASYNC_CAP_SUBMS_TIMERS = 1u << 4, /* waits honour sub-millisecond deadlines */
+  ASYNC_CAP_BACKEND_FD = 1u << 5,   /* async_backend_fd() gives a pollable fd */
+  ASYNC_CAP_FD_LIMIT = 1u << 6,     /* watchers limited to fds below async_loop_fd_limit() */
+  ASYNC_CAP_FORK = 1u << 7,         /* async_loop_fork() supported */
+  ASYNC_CAP_TCP = 1u << 8,
+  ASYNC_CAP_UDP = 1u << 9,
+  ASYNC_CAP_PIPE = 1u << 10,
+  ASYNC_CAP_UNIX_SOCKET = 1u << 11,
+  ASYNC_CAP_PROCESS = 1u << 12,
+  ASYNC_CAP_SIGNAL = 1u << 13,
+  ASYNC_CAP_THREADPOOL = 1u << 14,
+  ASYNC_CAP_DNS = 1u << 15,
+  ASYNC_CAP_LAST_ = ASYNC_CAP_DNS
+};
+
+typedef struct async_backend_info_s {
+  const char *name;  /* "epoll", "poll", "select", ... */
+  unsigned caps;     /* what a loop on it offers in this build on this machine */
+  int available;     /* 1 if a loop can be created on it here, 0 if not */
+} async_backend_info_t;
+
+/* The backends compiled in, most preferred first. Sets *count (if count is
+ * not NULL) and returns a static array. Availability is probed on each call. */
+ASYNC_EXTERN const async_backend_info_t *async_backends(size_t *count);
+/* A short name for one capability bit ("fd-watch"), or NULL for an unknown bit. */
+ASYNC_EXTERN const char *async_cap_name(unsigned cap);
+
+/* ---- loop ---------------------------------------------------------------- */
+
+typedef enum {
+  ASYNC_RUN_DEFAULT = 0, /* until no active referenced handle or request is left, or async_stop */
+  ASYNC_RUN_ONCE,        /* one turn; blocks in the poll if nothing is ready */
+  ASYNC_RUN_NOWAIT       /* one turn; never blocks */
+} async_run_mode;
+
+typedef enum {
+  ASYNC_CLOCK_REAL = 0,   /* CLOCK_MONOTONIC (QueryPerformanceCounter on Windows) */
+  ASYNC_CLOCK_VIRTUAL,    /* moves only through async_loop_advance() */
+  ASYNC_CLOCK_AUTOJUMP    /* virtual; jumps to the next timer when the loop would sleep */
+} async_clock_mode;
+
+typedef struct async_loop_options_s {
+  const char *backend;    /* NULL: $ASYNC_BACKEND, else the platform default */
+  async_clock_mode clock;
+  uint64_t clock_start_ns; /* initial time of a virtual clock */
+} async_loop_options_t;
+
+/* Creates a loop in caller-owned memory. options may be NULL (platform
+ * default backend, real clock). Errors: ASYNC_EINVAL (NULL loop, bad clock
+ * mode), ASYNC_ENOENT (unknown backend name), ASYNC_ENOTSUP (backend not
+ * compiled in or not usable on this kernel), ASYNC_ENOMEM, system errors. */
+ASYNC_EXTERN int async_loop_init(async_loop_t *loop, const async_loop_options_t *options);
+/* Releases the loop's kernel state and memory. Returns ASYNC_EBUSY, and
+ * closes nothing, while a handle is open or a deferred call is pending. */
+ASYNC_EXTERN int async_loop_close(async_loop_t *loop);
+/* Runs the loop (see docs/loop.md). Returns 1 if handles or requests keep it
+ * alive (after async_stop, ONCE or NOWAIT), 0 if nothing is left to do,
+ * ASYNC_EINVAL for a bad argument, ASYNC_EBUSY when called from inside a callback of the same loop. */
+ASYNC_EXTERN int async_run(async_loop_t *loop, async_run_mode mode);
+/* Makes async_run return after the current turn. */
+ASYNC_EXTERN void async_stop(async_loop_t *loop);
+/* 1 if active referenced handles, requests, deferred calls or close callbacks are pending. */
+ASYNC_EXTERN int async_loop_alive(const async_loop_t *loop);
+/* The loop's cached time in milliseconds / nanoseconds, taken at the start of the turn. */
+ASYNC_EXTERN uint64_t async_now(const async_loop_t *loop);
+ASYNC_EXTERN uint64_t async_now_ns(const async_loop_t *loop);
+/* Refreshes the cached time (no effect on a virtual clock). */
+ASYNC_EXTERN void async_update_time(async_loop_t *loop);
+/* The monotonic clock in nanoseconds from an arbitrary origin (always real). */
+ASYNC_EXTERN uint64_t async_hrtime(void);
+/* Moves a virtual clock forward by ns; due timers run on the next turn.
+ * ASYNC_EINVAL on a real clock or NULL loop. */
+ASYNC_EXTERN int async_loop_advance(async_loop_t *loop, uint64_t ns);
+/* Calls cb for every open handle (closing ones included). The callback may
+ * close handles; every handle open throughout the walk is visited once. */
+ASYNC_EXTERN void async_walk(async_loop_t *loop, async_walk_cb cb, void *arg);
+/* Name of the loop's backend. */
+ASYNC_EXTERN const char *async_loop_backend(const async_loop_t *loop);
+/* The loop's capability bits (enum async_cap). */
+ASYNC_EXTERN unsigned async_loop_caps(const async_loop_t *loop);
+/* Watchers accept fds below this number; 0 means the process's own fd limit is the only one. */
+ASYNC_EXTERN long async_loop_fd_limit(const async_loop_t *loop);
+/* A file descriptor that becomes readable when the loop has work, for
+ * embedding in another loop. ASYNC_ENOTSUP on backends without one (see ASYNC_CAP_BACKEND_FD). */
+ASYNC_EXTERN int async_backend_fd(async_loop_t *loop);
+/* How long (ms) an embedding host may block on async_backend_fd(): -1 forever, 0 not at all. */
+ASYNC_EXTERN int async_backend_timeout(async_loop_t *loop);
+/* Same in nanoseconds; -1 for forever. */
+ASYNC_EXTERN int64_t async_backend_timeout_ns(async_loop_t *loop);
+/* Call in a forked child before using the loop there: re-creates the
+ * backend's kernel state and the loop's wakeup channel. ASYNC_ENOTSUP where
+ * the backend cannot. */
+ASYNC_EXTERN int async_loop_fork(async_loop_t *loop);
+
+/* ---- handles --------------------------------------------------------------- */
+
+typedef enum {
+  ASYNC_UNKNOWN_HANDLE = 0,
+  ASYNC_TIMER,
+  ASYNC_IDLE,
+  ASYNC_PREPARE,
+  ASYNC_CHECK,
+  ASYNC_WATCH,
+  ASYNC_WAKEUP,
+  ASYNC_HANDLE_TYPE_MAX
+} async_handle_type;
+
+/* Fields every handle starts with. data is the user's; the rest is private. */
+#define ASYNC_HANDLE_FIELDS                                                   \
+  void *data;                                                                 \
+  async_loop_t *loop;                                                         \
+  union async__cb cb_;                                                        \
+  uint32_t slot_;                                                             \
+  uint8_t type;                                                               \
+  uint8_t spare_;                                                             \
+  uint16_t flags_;                                                            \
+  union {                                                                     \
+    uint64_t seq;                                                             \
+    async_handle_t *next_closing;                                             \
+  } u_;
+
+struct async_handle_s {
+  ASYNC_HANDLE_FIELDS
+};
+
+/* Closes any handle: stops it, then calls close_cb (may be NULL) from the
+ * loop, never from inside this call; after that the library no longer
+ * touches the handle's memory. ASYNC_EINVAL for NULL or a handle already closing or closed. */
+ASYNC_EXTERN int async_close(async_handle_t *handle, async_close_cb close_cb);
+/* A referenced active handle keeps async_run(DEFAULT) going; handles start referenced. */
+ASYNC_EXTERN void async_ref(async_handle_t *handle);
+ASYNC_EXTERN void async_unref(async_handle_t *handle);
+ASYNC_EXTERN int async_has_ref(const async_handle_t *handle);
+ASYNC_EXTERN int async_is_active(const async_handle_t *handle);
+/* 1 once async_close has been called (also after the close callback ran). */
+ASYNC_EXTERN int async_is_closing(const async_handle_t *handle);
+ASYNC_EXTERN async_handle_type async_handle_get_type(const async_handle_t *handle);
+/* "timer", "idle", ...; NULL for an unknown type. */
+ASYNC_EXTERN const char *async_handle_type_name(async_handle_type type);
+
+/* ---- timers ---------------------------------------------------------------- */
+
+struct async_timer_s {
+  ASYNC_HANDLE_FIELDS
+  uint64_t repeat_ns;
+};
+
+/* Initialises a stopped timer. ASYNC_EINVAL for NULL arguments, ASYNC_ENOMEM. */
+ASYNC_EXTERN int async_timer_init(async_loop_t *loop, async_timer_t *timer);
+/* Starts (or restarts) the timer: cb runs once timeout has passed, then
+ * every repeat if repeat is nonzero. Never runs before its deadline.
+ * Timers with equal deadlines run in start order. ASYNC_EINVAL for NULL,
+ * a NULL cb or a closing handle. */
+ASYNC_EXTERN int async_timer_start(async_timer_t *timer, async_timer_cb cb,
+                                   uint64_t timeout_ms, uint64_t repeat_ms);
+ASYNC_EXTERN int async_timer_start_ns(async_timer_t *timer, async_timer_cb cb,
+                                      uint64_t timeout_ns, uint64_t repeat_ns);
+/* Stops the timer; stopping a stopped timer is allowed. ASYNC_EINVAL for NULL. */
+ASYNC_EXTERN int async_timer_stop(async_timer_t *timer);
+/* Restarts a repeating timer with its repeat as timeout (stops it if the
+ * repeat is 0). ASYNC_EINVAL if it was never started or is closing. */
+ASYNC_EXTERN int async_timer_again(async_timer_t *timer);
+/* Sets the repeat used from the next expiry on. */
+ASYNC_EXTERN void async_timer_set_repeat(async_timer_t *timer, uint64_t repeat_ms);
+ASYNC_EXTERN void async_timer_set_repeat_ns(async_timer_t *timer, uint64_t repeat_ns);
+ASYNC_EXTERN uint64_t async_timer_get_repeat(const async_timer_t *timer);
+ASYNC_EXTERN uint64_t async_timer_get_repeat_ns(const async_timer_t *timer);
+/* Time left until the deadline (0 if due or stopped), against the loop's cached time. */
+ASYNC_EXTERN uint64_t async_timer_get_due_in(const async_timer_t *timer);
+ASYNC_EXTERN uint64_t async_timer_get_due_in_ns(const async_timer_t *timer);
+
+/* ---- deferred calls (the ready queue) ------------------------------------- */
+
+/* Not a handle: a caller-owned record queued with no allocation. */
+struct async_defer_s {
+  void *data;
+  async_defer_cb cb_;
+  struct async__link link_;
+};
+
+/* Queues cb to run on the next turn, after timers and before idle hooks, in
+ * FIFO order. Calls queued while the queue runs wait for the turn after.
+ * ASYNC_EINVAL for NULL arguments, ASYNC_EALREADY if d is already queued. */
+ASYNC_EXTERN int async_defer(async_loop_t *loop, async_defer_t *d, async_defer_cb cb);
+/* Removes a queued call. ASYNC_ENOENT if it is not queued (already ran or cancelled). */
+ASYNC_EXTERN int async_defer_cancel(async_defer_t *d);
+/* 1 while d is queued. */
+ASYNC_EXTERN int async_defer_pending(const async_defer_t *d);
+
+/* ---- idle, prepare and check hooks ---------------------------------------- */
+
+struct async_hook_s {
+  ASYNC_HANDLE_FIELDS
+  struct async__link link_;
+};
+
+/* Idle hooks run every turn after the ready queue and keep the poll from
+ * blocking; prepare hooks run right before the poll, check hooks right after.
+ * init: ASYNC_EINVAL for NULL. start: ASYNC_EINVAL (NULL, NULL cb, closing),
+ * ASYNC_EALREADY if already started. stop: ASYNC_EINVAL for NULL. */
+ASYNC_EXTERN int async_idle_init(async_loop_t *loop, async_idle_t *idle);
+ASYNC_EXTERN int async_idle_start(async_idle_t *idle, async_hook_cb cb);
+ASYNC_EXTERN int async_idle_stop(async_idle_t *idle);
+ASYNC_EXTERN int async_prepare_init(async_loop_t *loop, async_prepare_t *prepare);
+ASYNC_EXTERN int async_prepare_start(async_prepare_t *prepare, async_hook_cb cb);
+ASYNC_EXTERN int async_prepare_stop(async_prepare_t *prepare);
+ASYNC_EXTERN int async_check_init(async_loop_t *loop, async_check_t *check);
+ASYNC_EXTERN int async_check_start(async_check_t *check, async_hook_cb cb);
+ASYNC_EXTERN int async_check_stop(async_check_t *check);
+
+/* ---- reader/writer fd watchers --------------------------------------------- */
+
+enum async_watch_event {
+  ASYNC_READABLE = 1, /* data (or EOF) can be read without blocking */
+  ASYNC_WRITABLE = 2, /* a write would not block */
+  ASYNC_HANGUP = 4,   /* the peer closed; READABLE comes with it if asked for */
+  ASYNC_ERROR = 8     /* an error is pending on the fd; the asked-for events come with it */
+};
+
+struct async_watch_s {
+  ASYNC_HANDLE_FIELDS
+  int fd;
+  unsigned events_;
+};
+
+/* Binds a watcher to fd (level-triggered). Errors: ASYNC_EINVAL (NULL,
+ * negative fd), ASYNC_EBADF (fd not open), ASYNC_EPERM (regular file or
+ * directory: never watchable), ASYNC_EEXIST (fd already watched in this loop),
+ * ASYNC_ERANGE (fd at or past async_loop_fd_limit()), ASYNC_ENOTSUP (backend
+ * without fd watchers), ASYNC_ENOMEM. The fd stays the caller's: stop or close
+ * the watcher before closing the fd. */
+ASYNC_EXTERN int async_watch_init(async_loop_t *loop, async_watch_t *w, int fd);
+/* Watches for events (ASYNC_READABLE and/or ASYNC_WRITABLE); calling it again
+ * replaces the events. cb gets status 0 and the ready events, or a negative
+ * status (ASYNC_EBADF: the fd was closed under the watcher, which is then
+ * stopped). ASYNC_EINVAL (NULL, NULL cb, no or unknown events, closing). */
+ASYNC_EXTERN int async_watch_start(async_watch_t *w, unsigned events, async_watch_cb cb);
+/* Stops watching. ASYNC_EINVAL for NULL. */
+ASYNC_EXTERN int async_watch_stop(async_watch_t *w);
+
+/* ---- cross-thread wakeups -------------------------------------------------- */
+
+struct async_wakeup_s {
+  ASYNC_HANDLE_FIELDS
+  int pending_;
+  struct async__link link_;
+};
+
+/* Initialises an active wakeup handle whose cb runs on the loop thread after
+ * async_wakeup_send. ASYNC_EINVAL for NULL arguments or a NULL cb. */
+ASYNC_EXTERN int async_wakeup_init(async_loop_t *loop, async_wakeup_t *w, async_wakeup_cb cb);
+/* Thread-safe and async-signal-safe. Sends coalesce: at least one callback
+ * runs after the last send. Returns ASYNC_EINVAL for NULL or once the handle is closing. */
+ASYNC_EXTERN int async_wakeup_send(async_wakeup_t *w);
+
+/* ---- the loop itself -------------------------------------------------------- */
+
+struct async__backend;
+
+struct async_loop_s {
+  void *data;
+  /* private */
+  const struct async__backend *backend_;
+  void *backend_state_;
+  uint64_t time_;
+  uint64_t timer_seq_;
+  struct async__slots timers_;   /* [0, timer_heap_len_) heap, the rest stopped timers */
+  uint32_t timer_heap_len_;
+  uint32_t nhandles_;            /* open handles (closing ones included) */
+  uint32_t active_refs_;         /* active referenced handles */
+  uint32_t active_reqs_;
+  uint32_t walk_gen_;
+  uint16_t flags_;
+  uint16_t clock_;
+  int running_;
+  unsigned caps_;
+  struct async__slots handles_;  /* every other open handle */
+  async_handle_t *closing_head_;
+  async_handle_t *closing_tail_;
+  struct async__link defers_;
+  struct async__link idle_;
+  struct async__link prepare_;
+  struct async__link check_;
+  ASYNC_LOOP_PLATFORM_FIELDS
+};
+
+/* Bytes a handle of the given type occupies (0 for unknown types). */
+ASYNC_EXTERN size_t async_handle_size(async_handle_type type);
+ASYNC_EXTERN size_t async_loop_size(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ASYNC_H */

@@ -1,0 +1,99 @@
+/* Unix platform part of async.h: error values and the loop's private fields.
+ * Included by async.h; not for direct use. */
+#ifndef ASYNC_UNIX_H
+#define ASYNC_UNIX_H
+
+#include <errno.h>
+
+/* Error codes are negated errno values. The few codes that are not errno
+ * values on every Unix sit in a private range below -3000. */
+#define ASYNC__E2BIG (-E2BIG)
+#define ASYNC__EACCES (-EACCES)
+#define ASYNC__EADDRINUSE (-EADDRINUSE)
+#define ASYNC__EADDRNOTAVAIL (-EADDRNOTAVAIL)
+#define ASYNC__EAFNOSUPPORT (-EAFNOSUPPORT)
+#define ASYNC__EAGAIN (-EAGAIN)
+#define ASYNC__EALREADY (-EALREADY)
+#define ASYNC__EBADF (-EBADF)
+#define ASYNC__EBUSY (-EBUSY)
+#define ASYNC__ECANCELED (-ECANCELED)
+#define ASYNC__ECONNABORTED (-ECONNABORTED)
+#define ASYNC__ECONNREFUSED (-ECONNREFUSED)
+#define ASYNC__ECONNRESET (-ECONNRESET)
+#define ASYNC__EEXIST (-EEXIST)
+#define ASYNC__EFAULT (-EFAULT)
+#define ASYNC__EHOSTUNREACH (-EHOSTUNREACH)
+#define ASYNC__EINTR (-EINTR)
+#define ASYNC__EINVAL (-EINVAL)
+#define ASYNC__EIO (-EIO)
+#define ASYNC__EISCONN (-EISCONN)
+#define ASYNC__EISDIR (-EISDIR)
+#define ASYNC__ELOOP (-ELOOP)
+#define ASYNC__EMFILE (-EMFILE)
+#define ASYNC__EMSGSIZE (-EMSGSIZE)
+#define ASYNC__ENAMETOOLONG (-ENAMETOOLONG)
+#define ASYNC__ENETDOWN (-ENETDOWN)
+#define ASYNC__ENETUNREACH (-ENETUNREACH)
+#define ASYNC__ENFILE (-ENFILE)
+#define ASYNC__ENOBUFS (-ENOBUFS)
+#define ASYNC__ENODEV (-ENODEV)
+#define ASYNC__ENOENT (-ENOENT)
+#define ASYNC__ENOMEM (-ENOMEM)
+#define ASYNC__ENOSPC (-ENOSPC)
+#define ASYNC__ENOSYS (-ENOSYS)
+#define ASYNC__ENOTCONN (-ENOTCONN)
+#define ASYNC__ENOTDIR (-ENOTDIR)
+#define ASYNC__ENOTEMPTY (-ENOTEMPTY)
+#define ASYNC__ENOTSOCK (-ENOTSOCK)
+#define ASYNC__ENOTSUP (-ENOTSUP)
+#define ASYNC__ENXIO (-ENXIO)
+#define ASYNC__EOVERFLOW (-EOVERFLOW)
+#define ASYNC__EPERM (-EPERM)
+#define ASYNC__EPIPE (-EPIPE)
+#define ASYNC__EPROTO (-EPROTO)
+#define ASYNC__EPROTONOSUPPORT (-EPROTONOSUPPORT)
+#define ASYNC__EPROTOTYPE (-EPROTOTYPE)
+#define ASYNC__ERANGE (-ERANGE)
+#define ASYNC__EROFS (-EROFS)
+#define ASYNC__ESPIPE (-ESPIPE)
+#define ASYNC__ESRCH (-ESRCH)
+#define ASYNC__ETIMEDOUT (-ETIMEDOUT)
+#define ASYNC__ETXTBSY (-ETXTBSY)
+#define ASYNC__EXDEV (-EXDEV)
+#define ASYNC__EOF (-4095)
+#define ASYNC__EAI_ADDRFAMILY (-3000)
+#define ASYNC__EAI_AGAIN (-3001)
+#define ASYNC__EAI_BADFLAGS (-3002)
+#define ASYNC__EAI_CANCELED (-3003)
+#define ASYNC__EAI_FAIL (-3004)
+#define ASYNC__EAI_FAMILY (-3005)
+#define ASYNC__EAI_MEMORY (-3006)
+#define ASYNC__EAI_NODATA (-3007)
+#define ASYNC__EAI_NONAME (-3008)
+#define ASYNC__EAI_OVERFLOW (-3009)
+#define ASYNC__EAI_SERVICE (-3010)
+#define ASYNC__EAI_SOCKTYPE (-3011)
+
+/* Private: one entry of the loop's fd table, indexed by fd. */
+struct async__fd_entry {
+  struct async_watch_s *watcher;
+  uint32_t gen;        /* registration number of the watcher that owns the fd */
+  int next_dirty;      /* next fd whose interest changed, -1 ends the list */
+  uint8_t registered;  /* events the backend currently has */
+  uint8_t dirty;
+};
+
+#define ASYNC_LOOP_PLATFORM_FIELDS                                            \
+  struct async__fd_entry *fds_;                                               \
+  int nfds_;                                                                  \
+  int dirty_head_;                                                            \
+  uint32_t io_gen_;       /* last registration number handed out */          \
+  uint32_t io_gen_poll_;  /* io_gen_ when the current poll began */          \
+  int wake_rfd_;          /* eventfd, or the read end of a pipe */            \
+  int wake_wfd_;          /* same as wake_rfd_ for eventfd */                 \
+  int wake_pending_;      /* a wake byte is in flight */                      \
+  int in_send_;           /* async_wakeup_send calls in progress */           \
+  struct async_watch_s wake_watch_;                                           \
+  struct async__link wakeups_;
+
+#endif /* ASYNC_UNIX_H */

@@ -1,0 +1,109 @@
+/* Private declarations shared by the portable core and the platform code. */
+#ifndef ASYNC_INTERNAL_H
+#define ASYNC_INTERNAL_H
+
+#include "async.h"
+#include "queue.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__GNUC__)
+# define ASYNC__LIKELY(x) __builtin_expect(!!(x), 1)
+# define ASYNC__UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+# define ASYNC__LIKELY(x) (x)
+# define ASYNC__UNLIKELY(x) (x)
+#endif
+
+#define ASYNC__NO_TIMEOUT (-1)
+
+/* Handle flags. */
+enum {
+  ASYNC__ACTIVE = 1u << 0,
+  ASYNC__REF = 1u << 1,
+  ASYNC__CLOSING = 1u << 2,
+  ASYNC__CLOSED = 1u << 3,
+  ASYNC__INTERNAL = 1u << 4, /* the loop's own: not walked, not counted */
+  ASYNC__WALKED = 1u << 5,
+  ASYNC__STARTED = 1u << 6   /* timer: started at least once (for again) */
+};
+
+/* Loop flags. */
+enum {
+  ASYNC__LOOP_STOP = 1u << 0,
+  ASYNC__LOOP_STALLED = 1u << 1 /* virtual clock: only timers left, none due */
+};
+
+/* The backend interface: one const instance per backend file. */
+struct async__backend {
+  const char *name;
+  unsigned caps;
+  long fd_limit;                      /* 0: the process's limit only */
+  int (*probe)(void);                 /* 0 if usable here, else an error; may be NULL */
+  int (*init)(async_loop_t *loop);
+  void (*close)(async_loop_t *loop);
+  int (*fork)(async_loop_t *loop);    /* re-create kernel state in a child */
+  /* Readiness: change fd's interest from old to new events (ASYNC_READABLE|WRITABLE). */
+  int (*modify)(async_loop_t *loop, int fd, unsigned old_events, unsigned new_events, uint32_t tag);
+  /* Wait up to timeout_ns (-1 forever), report events through async__io_event.
+   * Returns the number of events reported or a negative error. */
+  int (*poll)(async_loop_t *loop, int64_t timeout_ns);
+  int (*backend_fd)(const async_loop_t *loop);
+  unsigned (*runtime_caps)(const async_loop_t *loop); /* may be NULL */
+};
+
+/* backend.c */
+const struct async__backend *async__backend_find(const char *name, int *err);
+extern const unsigned async__built_caps;
+
+/* alloc.c */
+void *async__malloc(size_t size);
+void *async__realloc(void *ptr, size_t size);
+void *async__calloc(size_t count, size_t size);
+void async__free(void *ptr);
+
+/* slots.c: the loop's handle tables; element i's handle has slot_ == i. */
+int async__slots_push(struct async__slots *s, async_handle_t *h, uint64_t key);
+void async__slots_remove(struct async__slots *s, uint32_t i);
+void async__slots_free(struct async__slots *s);
+
+/* handle.c */
+int async__handle_init(async_loop_t *loop, async_handle_t *h, async_handle_type type);
+void async__handle_init_internal(async_loop_t *loop, async_handle_t *h, async_handle_type type);
+void async__handle_start(async_handle_t *h);
+void async__handle_stop(async_handle_t *h);
+void async__closing_run(async_loop_t *loop);
+#define async__is_active(h) (((h)->flags_ & ASYNC__ACTIVE) != 0)
+#define async__is_closing(h) (((h)->flags_ & (ASYNC__CLOSING | ASYNC__CLOSED)) != 0)
+
+/* timer.c and heap.c */
+void async__timers_run(async_loop_t *loop);
+int64_t async__timer_next_ns(const async_loop_t *loop); /* -1 if none */
+void async__timer_close(async_timer_t *timer);
+int async__heap_insert(async_loop_t *loop, async_timer_t *t, uint64_t deadline);
+void async__heap_remove(async_loop_t *loop, async_timer_t *t);
+#define async__heap_min(loop) ((loop)->timers_.v[0])
+
+/* defer.c, hook.c */
+void async__defers_run(async_loop_t *loop);
+void async__hooks_run(struct async__link *list);
+void async__hook_close(struct async_hook_s *hook);
+
+/* loop.c */
+uint64_t async__clock_now(const async_loop_t *loop);
+
+/* Platform layer (src/unix or src/win). */
+uint64_t async__hrtime(void);
+int async__platform_init(async_loop_t *loop);
+void async__platform_close(async_loop_t *loop);
+int async__platform_fork(async_loop_t *loop);
+int async__platform_alive(const async_loop_t *loop); /* platform work pending */
+int async__io_poll(async_loop_t *loop, int64_t timeout_ns);
+void async__io_flush(async_loop_t *loop);
+long async__process_fd_limit(void);
+void async__watch_close(async_watch_t *w);
+void async__wakeup_close(async_wakeup_t *w);
+int async__wakeup_close_ready(const async_wakeup_t *w);
+
+#endif /* ASYNC_INTERNAL_H */
