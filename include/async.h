@@ -375,6 +375,8 @@ struct async_defer_s {
   struct async__link link_;
 };
 
+/* Prepares a record for async_defer (zeroed memory is prepared too). */
+ASYNC_EXTERN void async_defer_init(async_defer_t *d);
 /* Queues cb to run on the next turn, after timers and before idle hooks, in
  * FIFO order. Calls queued while the queue runs wait for the turn after.
  * ASYNC_EINVAL for NULL arguments, ASYNC_EALREADY if d is already queued. */
@@ -466,6 +468,7 @@ struct async_loop_s {
   uint32_t nhandles_;            /* open handles (closing ones included) */
   uint32_t active_refs_;         /* active referenced handles */
   uint32_t active_reqs_;
+  uint32_t active_timer_refs_;   /* the part of active_refs_ that is timers */
   uint32_t walk_gen_;
   uint16_t flags_;
   uint16_t clock_;

@@ -32,25 +32,29 @@ enum {
 /* Loop flags. */
 enum {
   ASYNC__LOOP_STOP = 1u << 0,
-  ASYNC__LOOP_STALLED = 1u << 1 /* virtual clock: only timers left, none due */
+  ASYNC__LOOP_STALLED = 1u << 1,   /* virtual clock: only timers left, none due */
+  ASYNC__LOOP_CLOSE_WAIT = 1u << 2 /* a wakeup's close waits for its senders */
 };
 
-/* The backend interface: one const instance per backend file. */
+/* The backend interface: one const instance per backend file. A backend
+ * knows fds and events only; the io layer (src/unix/io.c) owns the fd table. */
 struct async__backend {
   const char *name;
-  unsigned caps;
+  unsigned caps;                      /* what it can offer (built caps mask it) */
   long fd_limit;                      /* 0: the process's limit only */
-  int (*probe)(void);                 /* 0 if usable here, else an error; may be NULL */
+  /* 0 if usable on this machine (may clear bits of *caps), else an error. May be NULL. */
+  int (*probe)(unsigned *caps);
+  /* Creates the kernel state; may clear bits of loop->caps_. A forked child
+   * calls close then init again, and the io layer re-registers every fd. */
   int (*init)(async_loop_t *loop);
   void (*close)(async_loop_t *loop);
-  int (*fork)(async_loop_t *loop);    /* re-create kernel state in a child */
-  /* Readiness: change fd's interest from old to new events (ASYNC_READABLE|WRITABLE). */
+  /* Changes fd's interest from old to new (ASYNC_READABLE|ASYNC_WRITABLE);
+   * old == 0 adds the fd, new == 0 removes it. tag comes back with its events. */
   int (*modify)(async_loop_t *loop, int fd, unsigned old_events, unsigned new_events, uint32_t tag);
-  /* Wait up to timeout_ns (-1 forever), report events through async__io_event.
-   * Returns the number of events reported or a negative error. */
+  /* Waits up to timeout_ns (-1: forever) and reports events through
+   * async__io_event. Returns the number reported or a negative error. */
   int (*poll)(async_loop_t *loop, int64_t timeout_ns);
-  int (*backend_fd)(const async_loop_t *loop);
-  unsigned (*runtime_caps)(const async_loop_t *loop); /* may be NULL */
+  int (*backend_fd)(const async_loop_t *loop); /* NULL: none */
 };
 
 /* backend.c */
@@ -58,6 +62,8 @@ const struct async__backend *async__backend_find(const char *name, int *err);
 extern const unsigned async__built_caps;
 
 /* alloc.c */
+void async__loop_opened(void);
+void async__loop_closed(void);
 void *async__malloc(size_t size);
 void *async__realloc(void *ptr, size_t size);
 void *async__calloc(size_t count, size_t size);
@@ -98,9 +104,7 @@ uint64_t async__hrtime(void);
 int async__platform_init(async_loop_t *loop);
 void async__platform_close(async_loop_t *loop);
 int async__platform_fork(async_loop_t *loop);
-int async__platform_alive(const async_loop_t *loop); /* platform work pending */
 int async__io_poll(async_loop_t *loop, int64_t timeout_ns);
-void async__io_flush(async_loop_t *loop);
 long async__process_fd_limit(void);
 void async__watch_close(async_watch_t *w);
 void async__wakeup_close(async_wakeup_t *w);

@@ -78,15 +78,13 @@
 struct async__fd_entry {
   struct async_watch_s *watcher;
   uint32_t gen;        /* registration number of the watcher that owns the fd */
-  int next_dirty;      /* next fd whose interest changed, -1 ends the list */
-  uint8_t registered;  /* events the backend currently has */
-  uint8_t dirty;
+  uint32_t registered; /* events the backend currently has */
 };
 
 #define ASYNC_LOOP_PLATFORM_FIELDS                                            \
   struct async__fd_entry *fds_;                                               \
   int nfds_;                                                                  \
-  int dirty_head_;                                                            \
+  int nregistered_;       /* fds the backend watches (the wake fd included) */ \
   uint32_t io_gen_;       /* last registration number handed out */          \
   uint32_t io_gen_poll_;  /* io_gen_ when the current poll began */          \
   int wake_rfd_;          /* eventfd, or the read end of a pipe */            \

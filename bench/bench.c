@@ -1,0 +1,197 @@
+/* Shared helpers for the libasync benchmarks: clocks, RSS, CPU pinning, the
+ * fork-per-implementation runner and the report lines. See bench.h. */
+#include "bench.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <async.h>
+#ifdef HAVE_LIBUV
+#include <uv.h>
+#endif
+#ifdef HAVE_LIBEV
+#include <ev.h>
+#endif
+#ifdef HAVE_LIBEVENT
+#include <event2/event.h>
+#endif
+
+static double ts_seconds(clockid_t id) {
+  struct timespec ts;
+  clock_gettime(id, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+double bench_now(void) { return ts_seconds(CLOCK_MONOTONIC); }
+double bench_cpu(void) { return ts_seconds(CLOCK_PROCESS_CPUTIME_ID); }
+
+double bench_rss(void) {
+  long size = 0, resident = 0;
+  FILE *f = fopen("/proc/self/statm", "r");
+  if (f == NULL)
+    return 0;
+  if (fscanf(f, "%ld %ld", &size, &resident) != 2)
+    resident = 0;
+  fclose(f);
+  return (double)resident * (double)sysconf(_SC_PAGESIZE);
+}
+
+int bench_pin(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  return sched_setaffinity(0, sizeof set, &set);
+}
+
+void bench_ok(struct bench_result *r, const char *backend) {
+  r->ok = 1;
+  snprintf(r->backend, sizeof r->backend, "%s", backend);
+}
+
+void bench_fail(struct bench_result *r, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(r->note, sizeof r->note, fmt, ap);
+  va_end(ap);
+  r->ok = 0;
+}
+
+void bench_fork(bench_fn fn, const void *arg, struct bench_result *r, unsigned timeout_s) {
+  int fds[2], status = 0;
+  ssize_t got = 0, n;
+  pid_t pid;
+
+  memset(r, 0, sizeof *r);
+  fflush(stdout);
+  fflush(stderr);
+  if (pipe(fds) != 0) {
+    bench_fail(r, "pipe: %s", strerror(errno));
+    return;
+  }
+  pid = fork();
+  if (pid < 0) {
+    bench_fail(r, "fork: %s", strerror(errno));
+    close(fds[0]);
+    close(fds[1]);
+    return;
+  }
+  if (pid == 0) {
+    close(fds[0]);
+    alarm(timeout_s);
+    fn(r, arg);
+    if (write(fds[1], r, sizeof *r) != (ssize_t)sizeof *r)
+      _exit(2);
+    _exit(0);
+  }
+  close(fds[1]);
+  while (got < (ssize_t)sizeof *r &&
+         ((n = read(fds[0], (char *)r + got, sizeof *r - (size_t)got)) > 0 ||
+          (n < 0 && errno == EINTR)))
+    if (n > 0)
+      got += n;
+  close(fds[0]);
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+    ;
+  if (got == (ssize_t)sizeof *r)
+    return;
+  memset(r, 0, sizeof *r);
+  if (WIFSIGNALED(status))
+    bench_fail(r, "child killed by signal %d (%s)%s", WTERMSIG(status),
+               strsignal(WTERMSIG(status)),
+               WTERMSIG(status) == SIGALRM ? ": timed out" : "");
+  else
+    bench_fail(r, "child exited with status %d", WEXITSTATUS(status));
+}
+
+static int is_impl_name(const struct bench_impl *impls, size_t n, const char *s) {
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(impls[i].name, s) == 0)
+      return 1;
+  return 0;
+}
+
+void bench_run_all(const struct bench_impl *impls, size_t n, const void *arg,
+                   struct bench_result *res, unsigned timeout_s, int argc, char **argv) {
+  int named = 0;
+  for (int a = 1; a < argc; a++)
+    named |= is_impl_name(impls, n, argv[a]);
+  for (size_t i = 0; i < n; i++) {
+    int run = !named;
+    for (int a = 1; a < argc && !run; a++)
+      run = strcmp(argv[a], impls[i].name) == 0;
+    if (run) {
+      bench_fork(impls[i].fn, arg, &res[i], timeout_s);
+    } else {
+      memset(&res[i], 0, sizeof res[i]);
+      bench_fail(&res[i], "not selected");
+    }
+  }
+}
+
+const struct bench_result *bench_find(const struct bench_impl *impls, size_t n,
+                                      const struct bench_result *res, const char *name) {
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(impls[i].name, name) == 0)
+      return res[i].ok ? &res[i] : NULL;
+  return NULL;
+}
+
+int bench_flag(int argc, char **argv, const char *flag) {
+  for (int a = 1; a < argc; a++)
+    if (strcmp(argv[a], flag) == 0)
+      return 1;
+  return 0;
+}
+
+static void cpu_model(char *buf, size_t len) {
+  char line[256];
+  FILE *f = fopen("/proc/cpuinfo", "r");
+  snprintf(buf, len, "unknown CPU");
+  if (f == NULL)
+    return;
+  while (fgets(line, sizeof line, f) != NULL) {
+    char *colon = strchr(line, ':');
+    if (strncmp(line, "model name", 10) == 0 && colon != NULL) {
+      snprintf(buf, len, "%s", colon + 2);
+      buf[strcspn(buf, "\n")] = '\0';
+      break;
+    }
+  }
+  fclose(f);
+}
+
+void bench_print_env(void) {
+  char cpu[128];
+  struct utsname u;
+  cpu_model(cpu, sizeof cpu);
+  if (uname(&u) != 0)
+    snprintf(u.release, sizeof u.release, "?");
+  printf("libasync %d.%d.%d", ASYNC_VERSION_MAJOR, ASYNC_VERSION_MINOR, ASYNC_VERSION_PATCH);
+#ifdef HAVE_LIBUV
+  printf(", libuv %s", uv_version_string());
+#endif
+#ifdef HAVE_LIBEV
+  printf(", libev %d.%d", ev_version_major(), ev_version_minor());
+#endif
+#ifdef HAVE_LIBEVENT
+  printf(", libevent %s", event_get_version());
+#endif
+  printf("; %ld CPUs (%s), kernel %s\n", sysconf(_SC_NPROCESSORS_ONLN), cpu, u.release);
+}
+
+void bench_target(const char *what, double advantage, double need) {
+  if (advantage < 0)
+    printf("  n/a     %s: not measured\n", what);
+  else
+    printf("  %-7s %s: advantage %.2fx (need >= %.2fx)\n",
+           advantage >= need ? "MET" : "MISSED", what, advantage, need);
+}

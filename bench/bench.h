@@ -1,0 +1,62 @@
+/* Shared helpers for the libasync benchmarks (bench/*.c).
+ *
+ * Every workload runs each implementation (libasync, then libuv, libev and
+ * libevent when they were found at configure time) in its own forked child,
+ * so heap state, RSS and kernel objects never leak from one to the next. The
+ * child fills a struct bench_result and sends it back over a pipe.
+ *
+ * Ratios printed by the workloads are always "libasync advantage": peer cost
+ * divided by libasync cost, or libasync rate divided by peer rate. Higher is
+ * better for libasync; 1.00 means a tie. */
+#ifndef BENCH_H
+#define BENCH_H
+
+#include <stddef.h>
+
+struct bench_result {
+  int ok;             /* set by bench_ok(); 0 when the child failed */
+  char backend[24];   /* the loop backend the child ran on */
+  char note[160];     /* why it failed, or a remark */
+  double v[8];        /* the workload's numbers */
+};
+
+typedef void (*bench_fn)(struct bench_result *r, const void *arg);
+
+struct bench_impl {
+  const char *name;   /* "libasync", "libuv", "libev", "libevent" */
+  bench_fn fn;
+};
+
+/* Wall clock (CLOCK_MONOTONIC) and process CPU time (user + sys), seconds. */
+double bench_now(void);
+double bench_cpu(void);
+/* Resident set size of this process in bytes, from /proc/self/statm. */
+double bench_rss(void);
+
+/* Pins the calling thread (and threads it creates later) to one CPU. */
+int bench_pin(int cpu);
+
+/* Runs fn(r, arg) in a forked child that is killed after timeout_s seconds. */
+void bench_fork(bench_fn fn, const void *arg, struct bench_result *r, unsigned timeout_s);
+
+void bench_ok(struct bench_result *r, const char *backend);
+void bench_fail(struct bench_result *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Runs every implementation named in argv[1..] (all of them when none is
+ * named) through bench_fork, filling res[i] for impls[i]; the rest get ok = 0. */
+void bench_run_all(const struct bench_impl *impls, size_t n, const void *arg,
+                   struct bench_result *res, unsigned timeout_s, int argc, char **argv);
+/* The result of the implementation called name, or NULL if it did not run or failed. */
+const struct bench_result *bench_find(const struct bench_impl *impls, size_t n,
+                                      const struct bench_result *res, const char *name);
+/* 1 if argv[1..] contains flag. */
+int bench_flag(int argc, char **argv, const char *flag);
+
+/* One line: the library versions and the machine. */
+void bench_print_env(void);
+/* Prints "  MET     what: advantage 1.23x (need >= 1.00x)"; pass advantage < 0
+ * when either side was not measured. */
+void bench_target(const char *what, double advantage, double need);
+
+#endif /* BENCH_H */

@@ -1,0 +1,82 @@
+/* Windows platform part of async.h: error values and the loop's private
+ * fields. Included by async.h; not for direct use. The Windows sources
+ * (src/win/) fill these in; the values are fixed so that binaries agree. */
+#ifndef ASYNC_WIN_H
+#define ASYNC_WIN_H
+
+/* Windows has no errno for most socket errors: every code gets a fixed
+ * value of its own, and Win32/WSA errors are mapped onto them. */
+#define ASYNC__E2BIG (-4000)
+#define ASYNC__EACCES (-4001)
+#define ASYNC__EADDRINUSE (-4002)
+#define ASYNC__EADDRNOTAVAIL (-4003)
+#define ASYNC__EAFNOSUPPORT (-4004)
+#define ASYNC__EAGAIN (-4005)
+#define ASYNC__EALREADY (-4006)
+#define ASYNC__EBADF (-4007)
+#define ASYNC__EBUSY (-4008)
+#define ASYNC__ECANCELED (-4009)
+#define ASYNC__ECONNABORTED (-4010)
+#define ASYNC__ECONNREFUSED (-4011)
+#define ASYNC__ECONNRESET (-4012)
+#define ASYNC__EEXIST (-4013)
+#define ASYNC__EFAULT (-4014)
+#define ASYNC__EHOSTUNREACH (-4015)
+#define ASYNC__EINTR (-4016)
+#define ASYNC__EINVAL (-4017)
+#define ASYNC__EIO (-4018)
+#define ASYNC__EISCONN (-4019)
+#define ASYNC__EISDIR (-4020)
+#define ASYNC__ELOOP (-4021)
+#define ASYNC__EMFILE (-4022)
+#define ASYNC__EMSGSIZE (-4023)
+#define ASYNC__ENAMETOOLONG (-4024)
+#define ASYNC__ENETDOWN (-4025)
+#define ASYNC__ENETUNREACH (-4026)
+#define ASYNC__ENFILE (-4027)
+#define ASYNC__ENOBUFS (-4028)
+#define ASYNC__ENODEV (-4029)
+#define ASYNC__ENOENT (-4030)
+#define ASYNC__ENOMEM (-4031)
+#define ASYNC__ENOSPC (-4032)
+#define ASYNC__ENOSYS (-4033)
+#define ASYNC__ENOTCONN (-4034)
+#define ASYNC__ENOTDIR (-4035)
+#define ASYNC__ENOTEMPTY (-4036)
+#define ASYNC__ENOTSOCK (-4037)
+#define ASYNC__ENOTSUP (-4038)
+#define ASYNC__ENXIO (-4039)
+#define ASYNC__EOVERFLOW (-4040)
+#define ASYNC__EPERM (-4041)
+#define ASYNC__EPIPE (-4042)
+#define ASYNC__EPROTO (-4043)
+#define ASYNC__EPROTONOSUPPORT (-4044)
+#define ASYNC__EPROTOTYPE (-4045)
+#define ASYNC__ERANGE (-4046)
+#define ASYNC__EROFS (-4047)
+#define ASYNC__ESPIPE (-4048)
+#define ASYNC__ESRCH (-4049)
+#define ASYNC__ETIMEDOUT (-4050)
+#define ASYNC__ETXTBSY (-4051)
+#define ASYNC__EXDEV (-4052)
+#define ASYNC__EOF (-4095)
+#define ASYNC__EAI_ADDRFAMILY (-3000)
+#define ASYNC__EAI_AGAIN (-3001)
+#define ASYNC__EAI_BADFLAGS (-3002)
+#define ASYNC__EAI_CANCELED (-3003)
+#define ASYNC__EAI_FAIL (-3004)
+#define ASYNC__EAI_FAMILY (-3005)
+#define ASYNC__EAI_MEMORY (-3006)
+#define ASYNC__EAI_NODATA (-3007)
+#define ASYNC__EAI_NONAME (-3008)
+#define ASYNC__EAI_OVERFLOW (-3009)
+#define ASYNC__EAI_SERVICE (-3010)
+#define ASYNC__EAI_SOCKTYPE (-3011)
+
+#define ASYNC_LOOP_PLATFORM_FIELDS                                            \
+  void *iocp_;             /* the completion port (HANDLE) */                \
+  int wake_pending_;                                                          \
+  int in_send_;                                                               \
+  struct async__link wakeups_;
+
+#endif /* ASYNC_WIN_H */

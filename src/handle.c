@@ -1,0 +1,204 @@
+#include "internal.h"
+
+static struct async__slots *table_of(async_handle_t *h) {
+  return h->type == ASYNC_TIMER ? &h->loop->timers_ : &h->loop->handles_;
+}
+
+int async__handle_init(async_loop_t *loop, async_handle_t *h, async_handle_type type) {
+  h->loop = loop;
+  h->type = (uint8_t)type;
+  h->spare_ = 0;
+  h->flags_ = ASYNC__REF;
+  h->cb_.close = NULL;
+  h->u_.seq = 0;
+  if (async__slots_push(table_of(h), h, 0) != 0)
+    return ASYNC_ENOMEM;
+  loop->nhandles_++;
+  loop->walk_gen_++;
+  return 0;
+}
+
+/* The loop's own handles: never walked, never counted, never keep it alive. */
+void async__handle_init_internal(async_loop_t *loop, async_handle_t *h, async_handle_type type) {
+  h->loop = loop;
+  h->type = (uint8_t)type;
+  h->spare_ = 0;
+  h->flags_ = ASYNC__INTERNAL;
+  h->cb_.close = NULL;
+  h->u_.seq = 0;
+}
+
+static void count_ref(async_handle_t *h, int delta) {
+  h->loop->active_refs_ += (uint32_t)delta;
+  if (h->type == ASYNC_TIMER)
+    h->loop->active_timer_refs_ += (uint32_t)delta;
+}
+
+void async__handle_start(async_handle_t *h) {
+  if (h->flags_ & ASYNC__ACTIVE)
+    return;
+  h->flags_ |= ASYNC__ACTIVE;
+  if (h->flags_ & ASYNC__REF)
+    count_ref(h, 1);
+}
+
+void async__handle_stop(async_handle_t *h) {
+  if (!(h->flags_ & ASYNC__ACTIVE))
+    return;
+  h->flags_ &= (uint16_t)~ASYNC__ACTIVE;
+  if (h->flags_ & ASYNC__REF)
+    count_ref(h, -1);
+}
+
+void async_ref(async_handle_t *h) {
+  if (h == NULL || (h->flags_ & (ASYNC__REF | ASYNC__INTERNAL)))
+    return;
+  h->flags_ |= ASYNC__REF;
+  if (h->flags_ & ASYNC__ACTIVE)
+    count_ref(h, 1);
+}
+
+void async_unref(async_handle_t *h) {
+  if (h == NULL || !(h->flags_ & ASYNC__REF))
+    return;
+  h->flags_ &= (uint16_t)~ASYNC__REF;
+  if (h->flags_ & ASYNC__ACTIVE)
+    count_ref(h, -1);
+}
+
+int async_has_ref(const async_handle_t *h) {
+  return h != NULL && (h->flags_ & ASYNC__REF) != 0;
+}
+
+int async_is_active(const async_handle_t *h) {
+  return h != NULL && async__is_active(h);
+}
+
+int async_is_closing(const async_handle_t *h) {
+  return h != NULL && async__is_closing(h);
+}
+
+async_handle_type async_handle_get_type(const async_handle_t *h) {
+  return h != NULL ? (async_handle_type)h->type : ASYNC_UNKNOWN_HANDLE;
+}
+
+const char *async_handle_type_name(async_handle_type type) {
+  static const char *const names[ASYNC_HANDLE_TYPE_MAX] = {
+    NULL, "timer", "idle", "prepare", "check", "watch", "wakeup"};
+  return (unsigned)type < ASYNC_HANDLE_TYPE_MAX ? names[type] : NULL;
+}
+
+size_t async_handle_size(async_handle_type type) {
+  switch (type) {
+  case ASYNC_TIMER: return sizeof(async_timer_t);
+  case ASYNC_IDLE:
+  case ASYNC_PREPARE:
+  case ASYNC_CHECK: return sizeof(struct async_hook_s);
+  case ASYNC_WATCH: return sizeof(async_watch_t);
+  case ASYNC_WAKEUP: return sizeof(async_wakeup_t);
+  default: return 0;
+  }
+}
+
+static void closing_push(async_loop_t *loop, async_handle_t *h) {
+  h->u_.next_closing = NULL;
+  if (loop->closing_tail_ != NULL)
+    loop->closing_tail_->u_.next_closing = h;
+  else
+    loop->closing_head_ = h;
+  loop->closing_tail_ = h;
+}
+
+int async_close(async_handle_t *h, async_close_cb close_cb) {
+  async_loop_t *loop;
+  if (h == NULL || async__is_closing(h) || (h->flags_ & ASYNC__INTERNAL))
+    return ASYNC_EINVAL;
+  switch (h->type) {
+  case ASYNC_TIMER: async__timer_close((async_timer_t *)h); break;
+  case ASYNC_IDLE:
+  case ASYNC_PREPARE:
+  case ASYNC_CHECK: async__hook_close((struct async_hook_s *)h); break;
+  case ASYNC_WATCH: async__watch_close((async_watch_t *)h); break;
+  case ASYNC_WAKEUP: async__wakeup_close((async_wakeup_t *)h); break;
+  default: return ASYNC_EINVAL;
+  }
+  loop = h->loop;
+  async__handle_stop(h);
+  async__slots_remove(table_of(h), h->slot_);
+  h->flags_ |= ASYNC__CLOSING;
+  h->cb_.close = close_cb;
+  closing_push(loop, h);
+  loop->walk_gen_++;
+  return 0;
+}
+
+/* Handles closed by these callbacks wait for the next turn. A wakeup whose
+ * sender is still inside async_wakeup_send waits too, so that the memory the
+ * callback may free is not written afterwards. */
+void async__closing_run(async_loop_t *loop) {
+  async_handle_t *h = loop->closing_head_;
+  loop->closing_head_ = loop->closing_tail_ = NULL;
+  loop->flags_ &= (uint16_t)~ASYNC__LOOP_CLOSE_WAIT;
+  while (h != NULL) {
+    async_handle_t *next = h->u_.next_closing;
+    if (h->type == ASYNC_WAKEUP && !async__wakeup_close_ready((async_wakeup_t *)h)) {
+      closing_push(loop, h);
+      loop->flags_ |= ASYNC__LOOP_CLOSE_WAIT;
+    } else {
+      h->flags_ |= ASYNC__CLOSED;
+      loop->nhandles_--;
+      loop->walk_gen_++;
+      if (h->cb_.close != NULL)
+        h->cb_.close(h);
+    }
+    h = next;
+  }
+}
+
+static int walk_table(async_loop_t *loop, struct async__slots *t, async_walk_cb cb, void *arg) {
+  int changed = 0;
+  uint32_t i = 0;
+  while (i < t->len) {
+    async_handle_t *h = t->v[i].handle;
+    uint32_t gen = loop->walk_gen_;
+    if (h->flags_ & ASYNC__WALKED) {
+      i++;
+      continue;
+    }
+    h->flags_ |= ASYNC__WALKED;
+    cb(h, arg);
+    if (gen != loop->walk_gen_)
+      changed = 1; /* look at slot i again: another handle may have moved there */
+    else
+      i++;
+  }
+  return changed;
+}
+
+static void unmark(struct async__slots *t) {
+  for (uint32_t i = 0; i < t->len; i++)
+    t->v[i].handle->flags_ &= (uint16_t)~ASYNC__WALKED;
+}
+
+/* Handles move between and within the tables when callbacks start, stop or
+ * close them: a mark per handle keeps each visit single, and a pass repeats
+ * while callbacks keep changing the tables. */
+void async_walk(async_loop_t *loop, async_walk_cb cb, void *arg) {
+  int changed;
+  if (loop == NULL || cb == NULL)
+    return;
+  do {
+    changed = walk_table(loop, &loop->timers_, cb, arg);
+    changed |= walk_table(loop, &loop->handles_, cb, arg);
+    for (async_handle_t *h = loop->closing_head_; h != NULL; h = h->u_.next_closing) {
+      if (!(h->flags_ & ASYNC__WALKED)) {
+        h->flags_ |= ASYNC__WALKED;
+        cb(h, arg);
+      }
+    }
+  } while (changed);
+  unmark(&loop->timers_);
+  unmark(&loop->handles_);
+  for (async_handle_t *h = loop->closing_head_; h != NULL; h = h->u_.next_closing)
+    h->flags_ &= (uint16_t)~ASYNC__WALKED;
+}

@@ -1,0 +1,227 @@
+/* The loop: creation, the turn, run modes and the clock. */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define NS_PER_MS INT64_C(1000000)
+/* How long a turn waits while a wakeup's close waits for its senders. */
+#define CLOSE_WAIT_NS NS_PER_MS
+
+int async_loop_init(async_loop_t *loop, const async_loop_options_t *options) {
+  const struct async__backend *backend;
+  const char *name = NULL;
+  async_clock_mode clock = ASYNC_CLOCK_REAL;
+  void *data;
+  int err;
+
+  if (loop == NULL)
+    return ASYNC_EINVAL;
+  if (options != NULL) {
+    clock = options->clock;
+    name = options->backend;
+  }
+  if ((unsigned)clock > ASYNC_CLOCK_AUTOJUMP)
+    return ASYNC_EINVAL;
+  if (name == NULL || *name == '\0')
+    name = getenv("ASYNC_BACKEND");
+  if (name != NULL && *name == '\0')
+    name = NULL;
+  backend = async__backend_find(name, &err);
+  if (backend == NULL)
+    return err;
+
+  data = loop->data;
+  memset(loop, 0, sizeof(*loop));
+  loop->data = data;
+  loop->backend_ = backend;
+  loop->caps_ = backend->caps & async__built_caps;
+  loop->clock_ = (uint16_t)clock;
+  loop->time_ = clock == ASYNC_CLOCK_REAL ? async__hrtime() : options->clock_start_ns;
+  async__list_init(&loop->defers_);
+  async__list_init(&loop->idle_);
+  async__list_init(&loop->prepare_);
+  async__list_init(&loop->check_);
+
+  err = backend->init(loop);
+  if (err != 0)
+    return err;
+  err = async__platform_init(loop);
+  if (err != 0) {
+    backend->close(loop);
+    return err;
+  }
+  async__loop_opened();
+  return 0;
+}
+
+int async_loop_close(async_loop_t *loop) {
+  if (loop == NULL || loop->backend_ == NULL)
+    return ASYNC_EINVAL;
+  if (loop->running_)
+    return ASYNC_EBUSY;
+  if (loop->nhandles_ != 0 || !async__list_empty(&loop->defers_))
+    return ASYNC_EBUSY;
+  async__platform_close(loop);
+  loop->backend_->close(loop);
+  async__slots_free(&loop->timers_);
+  async__slots_free(&loop->handles_);
+  loop->backend_ = NULL;
+  async__loop_closed();
+  return 0;
+}
+
+static int ready_now(const async_loop_t *loop) {
+  return !async__list_empty(&loop->defers_) || !async__list_empty(&loop->idle_) ||
+         loop->closing_head_ != NULL;
+}
+
+int async_loop_alive(const async_loop_t *loop) {
+  if (loop == NULL)
+    return 0;
+  return loop->active_refs_ > 0 || loop->active_reqs_ > 0 ||
+         !async__list_empty(&loop->defers_) || loop->closing_head_ != NULL;
+}
+
+uint64_t async__clock_now(const async_loop_t *loop) {
+  return loop->clock_ == ASYNC_CLOCK_REAL ? async__hrtime() : loop->time_;
+}
+
+void async_update_time(async_loop_t *loop) {
+  if (loop != NULL && loop->clock_ == ASYNC_CLOCK_REAL)
+    loop->time_ = async__hrtime();
+}
+
+uint64_t async_now_ns(const async_loop_t *loop) { return loop != NULL ? loop->time_ : 0; }
+uint64_t async_now(const async_loop_t *loop) { return async_now_ns(loop) / (uint64_t)NS_PER_MS; }
+uint64_t async_hrtime(void) { return async__hrtime(); }
+
+int async_loop_advance(async_loop_t *loop, uint64_t ns) {
+  if (loop == NULL || loop->clock_ == ASYNC_CLOCK_REAL)
+    return ASYNC_EINVAL;
+  loop->time_ = loop->time_ > UINT64_MAX - ns ? UINT64_MAX : loop->time_ + ns;
+  loop->flags_ &= (uint16_t)~ASYNC__LOOP_STALLED;
+  return 0;
+}
+
+/* How long the poll may block: 0 when anything is ready, else until the next
+ * timer, -1 (forever) with none. A virtual clock never sleeps for a timer:
+ * autojump polls without blocking and then jumps (*jump set); a manual clock
+ * waits for I/O only, or marks the loop stalled when only timers are left. */
+static int64_t poll_timeout(async_loop_t *loop, int *jump) {
+  int64_t next;
+  *jump = 0;
+  if ((loop->flags_ & ASYNC__LOOP_STOP) || !async_loop_alive(loop))
+    return 0;
+  next = async__timer_next_ns(loop);
+  if (ready_now(loop)) {
+    if (!(loop->flags_ & ASYNC__LOOP_CLOSE_WAIT) || loop->closing_head_ == NULL ||
+        !async__list_empty(&loop->defers_) || !async__list_empty(&loop->idle_))
+      return 0;
+    return next >= 0 && next < CLOSE_WAIT_NS ? next : CLOSE_WAIT_NS;
+  }
+  if (next <= 0 || loop->clock_ == ASYNC_CLOCK_REAL)
+    return next;
+  if (loop->clock_ == ASYNC_CLOCK_AUTOJUMP) {
+    *jump = 1;
+    return 0;
+  }
+  if (loop->active_refs_ == loop->active_timer_refs_ && loop->active_reqs_ == 0) {
+    loop->flags_ |= ASYNC__LOOP_STALLED;
+    return 0;
+  }
+  return -1;
+}
+
+int64_t async_backend_timeout_ns(async_loop_t *loop) {
+  int jump;
+  int64_t t;
+  if (loop == NULL)
+    return 0;
+  t = poll_timeout(loop, &jump);
+  loop->flags_ &= (uint16_t)~ASYNC__LOOP_STALLED;
+  return t;
+}
+
+int async_backend_timeout(async_loop_t *loop) {
+  int64_t ns = async_backend_timeout_ns(loop);
+  if (ns < 0)
+    return -1;
+  ns = ns / NS_PER_MS + (ns % NS_PER_MS != 0); /* round up: never wake early */
+  return ns > 0x7fffffff ? 0x7fffffff : (int)ns;
+}
+
+static void turn(async_loop_t *loop, async_run_mode mode) {
+  int jump = 0, events;
+  int64_t timeout;
+  async_update_time(loop);
+  async__timers_run(loop);
+  async__defers_run(loop);
+  async__hooks_run(&loop->idle_);
+  async__hooks_run(&loop->prepare_);
+  timeout = mode == ASYNC_RUN_NOWAIT ? 0 : poll_timeout(loop, &jump);
+  events = async__io_poll(loop, timeout);
+  if (jump && events == 0 && !ready_now(loop) && loop->timer_heap_len_ > 0)
+    loop->time_ = loop->timers_.v[0].key;
+  async__hooks_run(&loop->check_);
+  async__closing_run(loop);
+  if (mode == ASYNC_RUN_ONCE) {
+    /* The poll may have slept until a timer: run it, so ONCE makes progress. */
+    async_update_time(loop);
+    async__timers_run(loop);
+  }
+}
+
+int async_run(async_loop_t *loop, async_run_mode mode) {
+  int alive;
+  if (loop == NULL || loop->backend_ == NULL || (unsigned)mode > ASYNC_RUN_NOWAIT)
+    return ASYNC_EINVAL;
+  if (loop->running_)
+    return ASYNC_EBUSY;
+  loop->running_ = 1;
+  alive = async_loop_alive(loop);
+  if (!alive)
+    async_update_time(loop);
+  while (alive && !(loop->flags_ & ASYNC__LOOP_STOP)) {
+    turn(loop, mode);
+    alive = async_loop_alive(loop);
+    if (mode != ASYNC_RUN_DEFAULT || (loop->flags_ & ASYNC__LOOP_STALLED))
+      break;
+  }
+  loop->flags_ &= (uint16_t)~(ASYNC__LOOP_STOP | ASYNC__LOOP_STALLED);
+  loop->running_ = 0;
+  return alive;
+}
+
+void async_stop(async_loop_t *loop) {
+  if (loop != NULL)
+    loop->flags_ |= ASYNC__LOOP_STOP;
+}
+
+const char *async_loop_backend(const async_loop_t *loop) {
+  return loop != NULL && loop->backend_ != NULL ? loop->backend_->name : NULL;
+}
+
+unsigned async_loop_caps(const async_loop_t *loop) {
+  return loop != NULL && loop->backend_ != NULL ? loop->caps_ : 0;
+}
+
+long async_loop_fd_limit(const async_loop_t *loop) {
+  return loop != NULL && loop->backend_ != NULL ? loop->backend_->fd_limit : 0;
+}
+
+int async_backend_fd(async_loop_t *loop) {
+  if (loop == NULL || loop->backend_ == NULL)
+    return ASYNC_EINVAL;
+  if (loop->backend_->backend_fd == NULL)
+    return ASYNC_ENOTSUP;
+  return loop->backend_->backend_fd(loop);
+}
+
+int async_loop_fork(async_loop_t *loop) {
+  if (loop == NULL || loop->backend_ == NULL)
+    return ASYNC_EINVAL;
+  return async__platform_fork(loop);
+}
+
+size_t async_loop_size(void) { return sizeof(async_loop_t); }

@@ -1,0 +1,139 @@
+/* The fd table: which watcher owns which fd, what the backend was told, and
+ * the dispatch of reported events to watchers. */
+#include "unix.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int grow(async_loop_t *loop, int fd) {
+  int n = loop->nfds_ ? loop->nfds_ : 64;
+  struct async__fd_entry *t;
+  while (n <= fd)
+    n *= 2;
+  if (n == loop->nfds_)
+    return 0;
+  t = async__realloc(loop->fds_, (size_t)n * sizeof(*t));
+  if (t == NULL)
+    return ASYNC_ENOMEM;
+  for (int i = loop->nfds_; i < n; i++) {
+    t[i].watcher = NULL;
+    t[i].gen = 0;
+    t[i].registered = 0;
+  }
+  loop->fds_ = t;
+  loop->nfds_ = n;
+  return 0;
+}
+
+/* Regular files and directories are always "ready" to poll and select, and
+ * epoll refuses them: no backend can watch them honestly. */
+int async__fd_check(int fd) {
+  struct stat st;
+  if (fd < 0)
+    return ASYNC_EINVAL;
+  if (fcntl(fd, F_GETFD) == -1 || fstat(fd, &st) != 0)
+    return ASYNC_EBADF;
+  if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))
+    return ASYNC_EPERM;
+  return 0;
+}
+
+int async__io_attach(async_loop_t *loop, async_watch_t *w, int fd) {
+  long limit = loop->backend_->fd_limit;
+  int err;
+  if (limit > 0 && fd >= limit)
+    return ASYNC_ERANGE;
+  if (fd < loop->nfds_ && loop->fds_[fd].watcher != NULL)
+    return ASYNC_EEXIST;
+  err = grow(loop, fd);
+  if (err != 0)
+    return err;
+  loop->fds_[fd].watcher = w;
+  loop->fds_[fd].gen = ++loop->io_gen_;
+  return 0;
+}
+
+/* Applies the change at once, so an error reaches the caller. */
+int async__io_set(async_loop_t *loop, int fd, unsigned events) {
+  struct async__fd_entry *e = &loop->fds_[fd];
+  int err;
+  if (e->registered == events)
+    return 0;
+  err = loop->backend_->modify(loop, fd, e->registered, events, e->gen);
+  if (err != 0)
+    return err;
+  loop->nregistered_ += (e->registered == 0) - (events == 0);
+  e->registered = events;
+  return 0;
+}
+
+void async__io_detach(async_loop_t *loop, int fd) {
+  async__io_set(loop, fd, 0);
+  loop->fds_[fd].watcher = NULL;
+}
+
+/* Drops reports that belong to an earlier owner of the fd: a watcher
+ * attached after this poll began, or a kernel registration that outlived
+ * its watcher (the tag tells). */
+void async__io_event(async_loop_t *loop, int fd, uint32_t tag, unsigned events) {
+  struct async__fd_entry *e;
+  async_watch_t *w;
+  unsigned want, ev;
+  if (fd < 0 || fd >= loop->nfds_)
+    return;
+  e = &loop->fds_[fd];
+  w = e->watcher;
+  if (w == NULL || e->gen > loop->io_gen_poll_ || (tag != ASYNC__TAG_ANY && tag != e->gen) ||
+      !async__is_active(w))
+    return;
+  if (events & ASYNC__INVALID) {
+    async_watch_stop(w);
+    w->cb_.watch(w, ASYNC_EBADF, 0);
+    return;
+  }
+  want = w->events_;
+  ev = events & want;
+  if (events & ASYNC_HANGUP)
+    ev |= ASYNC_HANGUP | (want & ASYNC_READABLE);
+  if (events & ASYNC_ERROR)
+    ev |= ASYNC_ERROR | want;
+  if (ev != 0)
+    w->cb_.watch(w, 0, ev);
+}
+
+/* After close and init of the backend in a forked child. */
+int async__io_reregister(async_loop_t *loop) {
+  loop->nregistered_ = 0;
+  for (int fd = 0; fd < loop->nfds_; fd++) {
+    struct async__fd_entry *e = &loop->fds_[fd];
+    unsigned events = e->registered;
+    int err;
+    if (events == 0)
+      continue;
+    e->registered = 0;
+    err = async__io_set(loop, fd, events);
+    if (err != 0)
+      return err;
+  }
+  return 0;
+}
+
+void async__io_free(async_loop_t *loop) {
+  async__free(loop->fds_);
+  loop->fds_ = NULL;
+  loop->nfds_ = 0;
+}
+
+/* Skips the backend's system call when a turn must not block and no fd but
+ * the loop's own wake channel is watched: its flag says all there is to know. */
+int async__io_poll(async_loop_t *loop, int64_t timeout_ns) {
+  loop->io_gen_poll_ = loop->io_gen_;
+  if (timeout_ns == 0 && loop->nregistered_ <= 1) {
+    if (!__atomic_load_n(&loop->wake_pending_, __ATOMIC_ACQUIRE))
+      return 0;
+    async__wake_process(loop);
+    return 1;
+  }
+  return loop->backend_->poll(loop, timeout_ns);
+}

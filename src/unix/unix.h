@@ -1,0 +1,30 @@
+/* Private declarations of the readiness world (src/unix). */
+#ifndef ASYNC_UNIX_INTERNAL_H
+#define ASYNC_UNIX_INTERNAL_H
+
+#include "../internal.h"
+
+/* Events a backend reports besides ASYNC_READABLE/WRITABLE/HANGUP/ERROR. */
+#define ASYNC__INVALID 0x100u /* the fd is not open (POLLNVAL, select's EBADF) */
+/* Tag for backends whose reports can never be stale across polls. */
+#define ASYNC__TAG_ANY UINT32_MAX
+
+/* io.c: the fd table and event dispatch. */
+int async__io_attach(async_loop_t *loop, async_watch_t *w, int fd);
+void async__io_detach(async_loop_t *loop, int fd);
+int async__io_set(async_loop_t *loop, int fd, unsigned events);
+void async__io_event(async_loop_t *loop, int fd, uint32_t tag, unsigned events);
+int async__io_reregister(async_loop_t *loop);
+void async__io_free(async_loop_t *loop);
+int async__fd_check(int fd);
+
+/* wakeup.c */
+int async__wake_init(async_loop_t *loop);
+void async__wake_close(async_loop_t *loop, int tell_backend);
+void async__wake_process(async_loop_t *loop);
+void async__wake(async_loop_t *loop);
+
+/* Backend timeouts for system calls that take milliseconds: rounded up. */
+int async__timeout_ms(int64_t timeout_ns);
+
+#endif

@@ -1,0 +1,152 @@
+/* The loop's wake channel (an eventfd, or a pipe where there is none) and
+ * the cross-thread wakeup handles built on it. */
+#include "unix.h"
+#include "../atomic.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+#if defined(ASYNC_HAVE_EVENTFD)
+# include <sys/eventfd.h>
+#endif
+
+/* async_wakeup_t.pending_ */
+enum { IDLE = 0, PENDING = 1, CLOSED = 2 };
+
+static void wake_cb(async_watch_t *w, int status, unsigned events) {
+  (void)status;
+  (void)events;
+  async__wake_process(w->loop);
+}
+
+static int open_channel(async_loop_t *loop) {
+#if defined(ASYNC_HAVE_EVENTFD)
+  int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (fd < 0)
+    return async_translate_sys_error(errno);
+  loop->wake_rfd_ = loop->wake_wfd_ = fd;
+#else
+  int fds[2];
+  if (pipe(fds) != 0)
+    return async_translate_sys_error(errno);
+  for (int i = 0; i < 2; i++) {
+    fcntl(fds[i], F_SETFD, FD_CLOEXEC);
+    fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
+  }
+  loop->wake_rfd_ = fds[0];
+  loop->wake_wfd_ = fds[1];
+#endif
+  return 0;
+}
+
+static void close_channel(async_loop_t *loop) {
+  if (loop->wake_wfd_ != loop->wake_rfd_)
+    close(loop->wake_wfd_);
+  close(loop->wake_rfd_);
+  loop->wake_rfd_ = loop->wake_wfd_ = -1;
+}
+
+int async__wake_init(async_loop_t *loop) {
+  async_watch_t *w = &loop->wake_watch_;
+  int err = open_channel(loop);
+  if (err != 0)
+    return err;
+  async__handle_init_internal(loop, (async_handle_t *)w, ASYNC_WATCH);
+  w->fd = loop->wake_rfd_;
+  w->events_ = ASYNC_READABLE;
+  w->cb_.watch = wake_cb;
+  w->flags_ |= ASYNC__ACTIVE;
+  err = async__io_attach(loop, w, w->fd);
+  if (err == 0)
+    err = async__io_set(loop, w->fd, ASYNC_READABLE);
+  if (err != 0) {
+    if (w->fd < loop->nfds_)
+      loop->fds_[w->fd].watcher = NULL;
+    close_channel(loop);
+  }
+  return err;
+}
+
+/* A forked child must not tell the backend: its kernel state is the parent's. */
+void async__wake_close(async_loop_t *loop, int tell_backend) {
+  if (tell_backend) {
+    async__io_detach(loop, loop->wake_rfd_);
+  } else {
+    loop->fds_[loop->wake_rfd_].watcher = NULL;
+    loop->fds_[loop->wake_rfd_].registered = 0;
+    loop->nregistered_--;
+  }
+  close_channel(loop);
+}
+
+/* Async-signal-safe: one atomic exchange and at most one write. */
+void async__wake(async_loop_t *loop) {
+  static const uint64_t one = 1;
+  ssize_t r;
+  if (async__atomic_xchg(&loop->wake_pending_, 1) != 0)
+    return;
+  do
+    r = write(loop->wake_wfd_, &one, loop->wake_wfd_ == loop->wake_rfd_ ? sizeof(one) : 1);
+  while (r < 0 && errno == EINTR);
+}
+
+/* The flag is cleared before the handles are looked at: a send that lands
+ * after a handle was looked at writes again and wakes the next poll. */
+void async__wake_process(async_loop_t *loop) {
+  char buf[64];
+  struct async__link batch;
+  while (read(loop->wake_rfd_, buf, sizeof(buf)) > 0 && loop->wake_rfd_ != loop->wake_wfd_)
+    ;
+  async__atomic_store(&loop->wake_pending_, 0);
+  async__list_move(&loop->wakeups_, &batch);
+  while (!async__list_empty(&batch)) {
+    struct async__link *n = batch.next;
+    async_wakeup_t *w = async__container_of(n, async_wakeup_t, link_);
+    async__list_remove(n);
+    async__list_insert_tail(&loop->wakeups_, n);
+    if (__atomic_compare_exchange_n(&w->pending_, &(int){PENDING}, IDLE, 0, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_ACQUIRE))
+      w->cb_.wakeup(w);
+  }
+}
+
+int async_wakeup_init(async_loop_t *loop, async_wakeup_t *w, async_wakeup_cb cb) {
+  int err;
+  if (loop == NULL || w == NULL || cb == NULL)
+    return ASYNC_EINVAL;
+  err = async__handle_init(loop, (async_handle_t *)w, ASYNC_WAKEUP);
+  if (err != 0)
+    return err;
+  w->cb_.wakeup = cb;
+  w->pending_ = IDLE;
+  async__list_insert_tail(&loop->wakeups_, &w->link_);
+  async__handle_start((async_handle_t *)w);
+  return 0;
+}
+
+/* The sender counts itself on the loop for the whole call: the loop runs a
+ * wakeup's close callback (after which its memory may be freed) only when no
+ * sender is inside. Nothing spins: the loop re-checks on its next turn. */
+int async_wakeup_send(async_wakeup_t *w) {
+  async_loop_t *loop;
+  int expected = IDLE, rc = 0;
+  if (w == NULL)
+    return ASYNC_EINVAL;
+  loop = w->loop;
+  async__atomic_add(&loop->in_send_, 1);
+  if (__atomic_compare_exchange_n(&w->pending_, &expected, PENDING, 0, __ATOMIC_ACQ_REL,
+                                  __ATOMIC_ACQUIRE))
+    async__wake(loop);
+  else if (expected == CLOSED)
+    rc = ASYNC_EINVAL;
+  async__atomic_sub(&loop->in_send_, 1);
+  return rc;
+}
+
+void async__wakeup_close(async_wakeup_t *w) {
+  async__atomic_store(&w->pending_, CLOSED);
+  async__list_remove(&w->link_);
+}
+
+int async__wakeup_close_ready(const async_wakeup_t *w) {
+  return async__atomic_load(&w->loop->in_send_) == 0;
+}
