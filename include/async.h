@@ -75,7 +75,8 @@ struct async__slot {
 };
 
 struct async__slots {
-  struct async__slot *v;
+  struct async__slot *v; /* inside mem_, placed so that v[1] starts a cache line */
+  void *mem_;
   uint32_t len;
   uint32_t cap;
 };

@@ -30,21 +30,49 @@ static void sift_up(struct async__slot *v, uint32_t i) {
   place(v, i, s);
 }
 
+/* The smallest of the children of i (there is at least one). */
+static inline uint32_t min_child(const struct async__slot *v, uint32_t len, uint32_t i) {
+  uint32_t first = i * ARITY + 1, best = first;
+  if (first + ARITY <= len) { /* a full group of four: a fixed tournament */
+    uint32_t a = less(&v[first + 1], &v[first]) ? first + 1 : first;
+    uint32_t b = less(&v[first + 3], &v[first + 2]) ? first + 3 : first + 2;
+    return less(&v[b], &v[a]) ? b : a;
+  }
+  for (uint32_t c = first + 1; c < len; c++)
+    if (less(&v[c], &v[best]))
+      best = c;
+  return best;
+}
+
 static void sift_down(struct async__slot *v, uint32_t len, uint32_t i) {
   struct async__slot s = v[i];
-  for (;;) {
-    uint32_t first = i * ARITY + 1, best, end;
-    if (first >= len)
-      break;
-    end = first + ARITY < len ? first + ARITY : len;
-    best = first;
-    for (uint32_t c = first + 1; c < end; c++)
-      if (less(&v[c], &v[best]))
-        best = c;
+  while (i * ARITY + 1 < len) {
+    uint32_t best = min_child(v, len, i);
     if (!less(&v[best], &s))
       break;
     place(v, i, v[best]);
     i = best;
+  }
+  place(v, i, s);
+}
+
+/* Removal of the minimum: the element that fills the root came from the
+ * bottom and almost always returns there, so walk the hole down along the
+ * smaller children without comparing against it, then let it rise. */
+static void sift_root(struct async__slot *v, uint32_t len) {
+  struct async__slot s = v[0];
+  uint32_t i = 0;
+  while (i * ARITY + 1 < len) {
+    uint32_t best = min_child(v, len, i);
+    place(v, i, v[best]);
+    i = best;
+  }
+  while (i > 0) {
+    uint32_t parent = (i - 1) / ARITY;
+    if (!less(&s, &v[parent]))
+      break;
+    place(v, i, v[parent]);
+    i = parent;
   }
   place(v, i, s);
 }
@@ -78,7 +106,9 @@ void async__heap_remove(async_loop_t *loop, async_timer_t *t) {
   if (i == last)
     return;
   swap(v, i, last);
-  if (i > 0 && less(&v[i], &v[(i - 1) / ARITY]))
+  if (i == 0)
+    sift_root(v, last);
+  else if (less(&v[i], &v[(i - 1) / ARITY]))
     sift_up(v, i);
   else
     sift_down(v, last, i);

@@ -1,17 +1,39 @@
 #include "internal.h"
 
+#include <string.h>
+
+#define LINE 64
+
+/* v[1] starts a cache line, so the heap's groups of four children
+ * (v[4i+1] to v[4i+4], 16 bytes each) each fill exactly one line. */
+static struct async__slot *aligned(void *mem) {
+  uintptr_t p = (uintptr_t)mem + sizeof(struct async__slot);
+  p = (p + LINE - 1) & ~(uintptr_t)(LINE - 1);
+  return (struct async__slot *)(p - sizeof(struct async__slot));
+}
+
+static int grow(struct async__slots *s) {
+  uint32_t cap = s->cap ? s->cap * 2 : 64;
+  size_t old_off = s->v != NULL ? (size_t)((char *)s->v - (char *)s->mem_) : 0;
+  struct async__slot *v;
+  char *mem;
+  if (cap < s->cap || (size_t)cap > (SIZE_MAX - LINE) / sizeof(*v))
+    return ASYNC_ENOMEM;
+  mem = async__realloc(s->mem_, (size_t)cap * sizeof(*v) + LINE);
+  if (mem == NULL)
+    return ASYNC_ENOMEM;
+  v = aligned(mem);
+  if ((char *)v != mem + old_off)
+    memmove(v, mem + old_off, (size_t)s->len * sizeof(*v));
+  s->mem_ = mem;
+  s->v = v;
+  s->cap = cap;
+  return 0;
+}
+
 int async__slots_push(struct async__slots *s, async_handle_t *h, uint64_t key) {
-  if (s->len == s->cap) {
-    uint32_t cap = s->cap ? s->cap * 2 : 64;
-    struct async__slot *v;
-    if (cap < s->cap)
-      return ASYNC_ENOMEM;
-    v = async__realloc(s->v, (size_t)cap * sizeof(*v));
-    if (v == NULL)
-      return ASYNC_ENOMEM;
-    s->v = v;
-    s->cap = cap;
-  }
+  if (s->len == s->cap && grow(s) != 0)
+    return ASYNC_ENOMEM;
   s->v[s->len].key = key;
   s->v[s->len].handle = h;
   h->slot_ = s->len++;
@@ -28,7 +50,8 @@ void async__slots_remove(struct async__slots *s, uint32_t i) {
 }
 
 void async__slots_free(struct async__slots *s) {
-  async__free(s->v);
+  async__free(s->mem_);
+  s->mem_ = NULL;
   s->v = NULL;
   s->len = s->cap = 0;
 }
