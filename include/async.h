@@ -158,7 +158,22 @@ struct async__slots {
   XX(EAI_SERVICE, "service not available for socket type")                    \
   XX(EAI_SOCKTYPE, "socket type not supported")
 
-/* The values come from the platform header: negated errno values on Unix. */
+/* End of stream and resolver errors have the same values on every platform;
+ * the others come from the platform header (negated errno values on Unix). */
+#define ASYNC__EOF (-4095)
+#define ASYNC__EAI_ADDRFAMILY (-3000)
+#define ASYNC__EAI_AGAIN (-3001)
+#define ASYNC__EAI_BADFLAGS (-3002)
+#define ASYNC__EAI_CANCELED (-3003)
+#define ASYNC__EAI_FAIL (-3004)
+#define ASYNC__EAI_FAMILY (-3005)
+#define ASYNC__EAI_MEMORY (-3006)
+#define ASYNC__EAI_NODATA (-3007)
+#define ASYNC__EAI_NONAME (-3008)
+#define ASYNC__EAI_OVERFLOW (-3009)
+#define ASYNC__EAI_SERVICE (-3010)
+#define ASYNC__EAI_SOCKTYPE (-3011)
+
 enum {
 #define ASYNC__ERR_ENUM(name, msg) ASYNC_##name = ASYNC__##name,
   ASYNC_ERRNO_MAP(ASYNC__ERR_ENUM)

@@ -4,20 +4,6 @@ static struct async__slots *table_of(async_handle_t *h) {
   return h->type == ASYNC_TIMER ? &h->loop->timers_ : &h->loop->handles_;
 }
 
-int async__handle_init(async_loop_t *loop, async_handle_t *h, async_handle_type type) {
-  h->loop = loop;
-  h->type = (uint8_t)type;
-  h->spare_ = 0;
-  h->flags_ = ASYNC__REF;
-  h->cb_.close = NULL;
-  h->u_.seq = 0;
-  if (async__slots_push(table_of(h), h, 0) != 0)
-    return ASYNC_ENOMEM;
-  loop->nhandles_++;
-  loop->walk_gen_++;
-  return 0;
-}
-
 /* The loop's own handles: never walked, never counted, never keep it alive. */
 void async__handle_init_internal(async_loop_t *loop, async_handle_t *h, async_handle_type type) {
   h->loop = loop;
@@ -26,6 +12,16 @@ void async__handle_init_internal(async_loop_t *loop, async_handle_t *h, async_ha
   h->flags_ = ASYNC__INTERNAL;
   h->cb_.close = NULL;
   h->u_.seq = 0;
+}
+
+int async__handle_init(async_loop_t *loop, async_handle_t *h, async_handle_type type) {
+  async__handle_init_internal(loop, h, type);
+  h->flags_ = ASYNC__REF;
+  if (async__slots_push(table_of(h), h, 0) != 0)
+    return ASYNC_ENOMEM;
+  loop->nhandles_++;
+  loop->walk_gen_++;
+  return 0;
 }
 
 static void count_ref(async_handle_t *h, int delta) {

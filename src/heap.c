@@ -18,8 +18,8 @@ static inline void place(struct async__slot *v, uint32_t i, struct async__slot s
   s.handle->slot_ = i;
 }
 
-static void sift_up(struct async__slot *v, uint32_t i) {
-  struct async__slot s = v[i];
+/* Moves s up from the hole at i to its place. */
+static void rise(struct async__slot *v, uint32_t i, struct async__slot s) {
   while (i > 0) {
     uint32_t parent = (i - 1) / ARITY;
     if (!less(&s, &v[parent]))
@@ -67,14 +67,7 @@ static void sift_root(struct async__slot *v, uint32_t len) {
     place(v, i, v[best]);
     i = best;
   }
-  while (i > 0) {
-    uint32_t parent = (i - 1) / ARITY;
-    if (!less(&s, &v[parent]))
-      break;
-    place(v, i, v[parent]);
-    i = parent;
-  }
-  place(v, i, s);
+  rise(v, i, s);
 }
 
 static void swap(struct async__slot *v, uint32_t a, uint32_t b) {
@@ -92,7 +85,7 @@ int async__heap_insert(async_loop_t *loop, async_timer_t *t, uint64_t deadline) 
   v[n].key = deadline;
   t->u_.seq = loop->timer_seq_++;
   loop->timer_heap_len_ = n + 1;
-  sift_up(v, n);
+  rise(v, n, v[n]);
   loop->walk_gen_++;
   return 0;
 }
@@ -109,7 +102,7 @@ void async__heap_remove(async_loop_t *loop, async_timer_t *t) {
   if (i == 0)
     sift_root(v, last);
   else if (less(&v[i], &v[(i - 1) / ARITY]))
-    sift_up(v, i);
+    rise(v, i, v[i]);
   else
     sift_down(v, last, i);
 }

@@ -17,7 +17,7 @@ static int grow(struct async__slots *s) {
   size_t old_off = s->v != NULL ? (size_t)((char *)s->v - (char *)s->mem_) : 0;
   struct async__slot *v;
   char *mem;
-  if (cap < s->cap || (size_t)cap > (SIZE_MAX - LINE) / sizeof(*v))
+  if (cap < s->cap || (uint64_t)cap * sizeof(*v) > (uint64_t)(SIZE_MAX - LINE))
     return ASYNC_ENOMEM;
   mem = async__realloc(s->mem_, (size_t)cap * sizeof(*v) + LINE);
   if (mem == NULL)

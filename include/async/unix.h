@@ -5,8 +5,7 @@
 
 #include <errno.h>
 
-/* Error codes are negated errno values. The few codes that are not errno
- * values on every Unix sit in a private range below -3000. */
+/* Error codes are negated errno values. */
 #define ASYNC__E2BIG (-E2BIG)
 #define ASYNC__EACCES (-EACCES)
 #define ASYNC__EADDRINUSE (-EADDRINUSE)
@@ -60,19 +59,6 @@
 #define ASYNC__ETIMEDOUT (-ETIMEDOUT)
 #define ASYNC__ETXTBSY (-ETXTBSY)
 #define ASYNC__EXDEV (-EXDEV)
-#define ASYNC__EOF (-4095)
-#define ASYNC__EAI_ADDRFAMILY (-3000)
-#define ASYNC__EAI_AGAIN (-3001)
-#define ASYNC__EAI_BADFLAGS (-3002)
-#define ASYNC__EAI_CANCELED (-3003)
-#define ASYNC__EAI_FAIL (-3004)
-#define ASYNC__EAI_FAMILY (-3005)
-#define ASYNC__EAI_MEMORY (-3006)
-#define ASYNC__EAI_NODATA (-3007)
-#define ASYNC__EAI_NONAME (-3008)
-#define ASYNC__EAI_OVERFLOW (-3009)
-#define ASYNC__EAI_SERVICE (-3010)
-#define ASYNC__EAI_SOCKTYPE (-3011)
 
 /* Private: one entry of the loop's fd table, indexed by fd. */
 struct async__fd_entry {

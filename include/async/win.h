@@ -59,19 +59,6 @@
 #define ASYNC__ETIMEDOUT (-4050)
 #define ASYNC__ETXTBSY (-4051)
 #define ASYNC__EXDEV (-4052)
-#define ASYNC__EOF (-4095)
-#define ASYNC__EAI_ADDRFAMILY (-3000)
-#define ASYNC__EAI_AGAIN (-3001)
-#define ASYNC__EAI_BADFLAGS (-3002)
-#define ASYNC__EAI_CANCELED (-3003)
-#define ASYNC__EAI_FAIL (-3004)
-#define ASYNC__EAI_FAMILY (-3005)
-#define ASYNC__EAI_MEMORY (-3006)
-#define ASYNC__EAI_NODATA (-3007)
-#define ASYNC__EAI_NONAME (-3008)
-#define ASYNC__EAI_OVERFLOW (-3009)
-#define ASYNC__EAI_SERVICE (-3010)
-#define ASYNC__EAI_SOCKTYPE (-3011)
 
 #define ASYNC_LOOP_PLATFORM_FIELDS                                            \
   void *iocp_;             /* the completion port (HANDLE) */                \
