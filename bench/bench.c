@@ -132,7 +132,7 @@ void bench_run_all(const struct bench_impl *impls, size_t n, const void *arg,
       bench_fork(impls[i].fn, arg, &res[i], timeout_s);
     } else {
       memset(&res[i], 0, sizeof res[i]);
-      bench_fail(&res[i], "not selected");
+      res[i].skipped = 1;
     }
   }
 }
@@ -143,6 +143,17 @@ const struct bench_result *bench_find(const struct bench_impl *impls, size_t n,
     if (strcmp(impls[i].name, name) == 0)
       return res[i].ok ? &res[i] : NULL;
   return NULL;
+}
+
+int bench_row(const char *impl, const struct bench_result *r) {
+  char name[48];
+  snprintf(name, sizeof name, "%s(%s)", impl, r->ok ? r->backend : "-");
+  printf("%-18s", name);
+  if (r->skipped)
+    printf(" skipped\n");
+  else if (!r->ok)
+    printf(" FAILED: %s\n", r->note);
+  return r->ok;
 }
 
 int bench_flag(int argc, char **argv, const char *flag) {

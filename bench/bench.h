@@ -1,4 +1,4 @@
-/* Shared helpers for the libasync benchmarks (bench/*.c).
+/* Shared helpers for the libasync benchmarks (the .c files in bench/).
  *
  * Every workload runs each implementation (libasync, then libuv, libev and
  * libevent when they were found at configure time) in its own forked child,
@@ -15,6 +15,7 @@
 
 struct bench_result {
   int ok;             /* set by bench_ok(); 0 when the child failed */
+  int skipped;        /* not among the implementations named on the command line */
   char backend[24];   /* the loop backend the child ran on */
   char note[160];     /* why it failed, or a remark */
   double v[8];        /* the workload's numbers */
@@ -42,6 +43,12 @@ void bench_fork(bench_fn fn, const void *arg, struct bench_result *r, unsigned t
 void bench_ok(struct bench_result *r, const char *backend);
 void bench_fail(struct bench_result *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* bench_fail, then return from the (void) workload function. */
+#define BENCH_FAIL(r, ...)                                                    \
+  do {                                                                        \
+    bench_fail((r), __VA_ARGS__);                                             \
+    return;                                                                   \
+  } while (0)
 
 /* Runs every implementation named in argv[1..] (all of them when none is
  * named) through bench_fork, filling res[i] for impls[i]; the rest get ok = 0. */
@@ -50,6 +57,9 @@ void bench_run_all(const struct bench_impl *impls, size_t n, const void *arg,
 /* The result of the implementation called name, or NULL if it did not run or failed. */
 const struct bench_result *bench_find(const struct bench_impl *impls, size_t n,
                                       const struct bench_result *res, const char *name);
+/* Prints a result row's first column, "impl(backend)"; for a failed or skipped
+ * implementation also the reason and a newline, and returns 0. */
+int bench_row(const char *impl, const struct bench_result *r);
 /* 1 if argv[1..] contains flag. */
 int bench_flag(int argc, char **argv, const char *flag);
 

@@ -76,22 +76,22 @@ static void run_libasync(struct bench_result *r, const void *arg) {
   int err = async_loop_init(&loop, NULL);
   (void)arg;
   if (err != 0)
-    return bench_fail(r, "async_loop_init: %s", async_strerror(err));
+    BENCH_FAIL(r, "async_loop_init: %s", async_strerror(err));
   mark_begin();
   if ((t = malloc((size_t)ntimers * sizeof *t)) == NULL)
-    return bench_fail(r, "out of memory");
+    BENCH_FAIL(r, "out of memory");
   for (long i = 0; i < ntimers; i++)
     if ((err = async_timer_init(&loop, &t[i])) != 0 ||
         (err = async_timer_start(&t[i], on_async_timer, timeout_ms(i), 0)) != 0)
-      return bench_fail(r, "timer %ld: %s", i, async_strerror(err));
+      BENCH_FAIL(r, "timer %ld: %s", i, async_strerror(err));
   mark_started();
   if ((err = async_run(&loop, ASYNC_RUN_DEFAULT)) < 0)
-    return bench_fail(r, "async_run: %s", async_strerror(err));
+    BENCH_FAIL(r, "async_run: %s", async_strerror(err));
   mark_ran();
   for (long i = 0; i < ntimers; i++)
     async_close((async_handle_t *)&t[i], NULL);
   if ((err = async_run(&loop, ASYNC_RUN_DEFAULT)) < 0)
-    return bench_fail(r, "async_run: %s", async_strerror(err));
+    BENCH_FAIL(r, "async_run: %s", async_strerror(err));
   mark_closed(r, async_loop_backend(&loop));
   if ((err = async_loop_close(&loop)) != 0)
     bench_fail(r, "async_loop_close: %s", async_strerror(err));
@@ -101,6 +101,12 @@ static void run_libasync(struct bench_result *r, const void *arg) {
 /* ---- libuv --------------------------------------------------------------- */
 
 #ifdef HAVE_LIBUV
+#ifdef __linux__
+#define UV_BACKEND_NAME "epoll" /* libuv has no backend choice on Linux */
+#else
+#define UV_BACKEND_NAME "default"
+#endif
+
 static void on_uv_timer(uv_timer_t *t) { (void)t; fired++; }
 
 static void run_libuv(struct bench_result *r, const void *arg) {
@@ -109,21 +115,21 @@ static void run_libuv(struct bench_result *r, const void *arg) {
   int err = uv_loop_init(&loop);
   (void)arg;
   if (err != 0)
-    return bench_fail(r, "uv_loop_init: %s", uv_strerror(err));
+    BENCH_FAIL(r, "uv_loop_init: %s", uv_strerror(err));
   mark_begin();
   if ((t = malloc((size_t)ntimers * sizeof *t)) == NULL)
-    return bench_fail(r, "out of memory");
+    BENCH_FAIL(r, "out of memory");
   for (long i = 0; i < ntimers; i++)
     if ((err = uv_timer_init(&loop, &t[i])) != 0 ||
         (err = uv_timer_start(&t[i], on_uv_timer, timeout_ms(i), 0)) != 0)
-      return bench_fail(r, "timer %ld: %s", i, uv_strerror(err));
+      BENCH_FAIL(r, "timer %ld: %s", i, uv_strerror(err));
   mark_started();
   uv_run(&loop, UV_RUN_DEFAULT);
   mark_ran();
   for (long i = 0; i < ntimers; i++)
     uv_close((uv_handle_t *)&t[i], NULL);
   uv_run(&loop, UV_RUN_DEFAULT);
-  mark_closed(r, uv_backend_fd(&loop) >= 0 ? "epoll" : "?");
+  mark_closed(r, UV_BACKEND_NAME);
   if ((err = uv_loop_close(&loop)) != 0)
     bench_fail(r, "uv_loop_close: %s", uv_strerror(err));
   free(t);
@@ -138,7 +144,7 @@ static void on_ev_timer(struct ev_loop *loop, ev_timer *t, int revents) {
   fired++;
 }
 
-static const char *ev_backend_name(unsigned b) {
+static const char *libev_backend_name(unsigned b) {
   return b == EVBACKEND_EPOLL ? "epoll" : b == EVBACKEND_POLL ? "poll"
        : b == EVBACKEND_SELECT ? "select" : "other";
 }
@@ -148,10 +154,10 @@ static void run_libev(struct bench_result *r, const void *arg) {
   ev_timer *t;
   (void)arg;
   if (loop == NULL)
-    return bench_fail(r, "ev_loop_new failed");
+    BENCH_FAIL(r, "ev_loop_new failed");
   mark_begin();
   if ((t = malloc((size_t)ntimers * sizeof *t)) == NULL)
-    return bench_fail(r, "out of memory");
+    BENCH_FAIL(r, "out of memory");
   for (long i = 0; i < ntimers; i++) {
     ev_timer_init(&t[i], on_ev_timer, (double)timeout_ms(i) / 1e3, 0.);
     ev_timer_start(loop, &t[i]);
@@ -162,7 +168,7 @@ static void run_libev(struct bench_result *r, const void *arg) {
   for (long i = 0; i < ntimers; i++)
     ev_timer_stop(loop, &t[i]);
   ev_run(loop, 0);
-  mark_closed(r, ev_backend_name(ev_backend(loop)));
+  mark_closed(r, libev_backend_name(ev_backend(loop)));
   ev_loop_destroy(loop);
   free(t);
 }
@@ -182,16 +188,16 @@ static void run_libevent(struct bench_result *r, const void *arg) {
   char *ev;
   (void)arg;
   if (base == NULL)
-    return bench_fail(r, "event_base_new failed");
+    BENCH_FAIL(r, "event_base_new failed");
   mark_begin();
   if ((ev = malloc((size_t)ntimers * size)) == NULL)
-    return bench_fail(r, "out of memory");
+    BENCH_FAIL(r, "out of memory");
   for (long i = 0; i < ntimers; i++) {
     struct event *e = (struct event *)(ev + (size_t)i * size);
     uint64_t ms = timeout_ms(i);
     struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
     if (evtimer_assign(e, base, on_event_timer, NULL) != 0 || evtimer_add(e, &tv) != 0)
-      return bench_fail(r, "timer %ld: evtimer_assign/add failed", i);
+      BENCH_FAIL(r, "timer %ld: evtimer_assign/add failed", i);
   }
   mark_started();
   event_base_dispatch(base);
@@ -240,13 +246,9 @@ int main(int argc, char **argv) {
          "close s", "cpu s", "cpu ns/timer", "B/timer");
   for (size_t i = 0; i < NIMPLS; i++) {
     const struct bench_result *r = &res[i];
-    char name[40];
-    snprintf(name, sizeof name, "%s(%s)", impls[i].name, r->ok ? r->backend : "-");
-    if (!r->ok) {
-      printf("%-18s FAILED: %s\n", name, r->note);
+    if (!bench_row(impls[i].name, r))
       continue;
-    }
-    printf("%-18s %9.3f %9.3f %9.3f %9.3f %12.1f %9.1f\n", name, r->v[START], r->v[RUN],
+    printf(" %9.3f %9.3f %9.3f %9.3f %12.1f %9.2f\n", r->v[START], r->v[RUN],
            r->v[CLOSE], r->v[CPU], r->v[CPU] * 1e9 / (double)ntimers, r->v[BYTES]);
   }
 
@@ -256,9 +258,9 @@ int main(int argc, char **argv) {
     const struct bench_result *p = bench_find(impls, NIMPLS, res, impls[i].name);
     if (a == NULL || p == NULL)
       continue;
-    printf("  vs %-9s start %.2fx  run cpu+wall: cpu %.2fx  close %.2fx  bytes/timer %.2fx\n",
-           impls[i].name, advantage(a, p, START), advantage(a, p, CPU),
-           advantage(a, p, CLOSE), advantage(a, p, BYTES));
+    printf("  vs %-9s start %.2fx  close %.2fx  cpu %.2fx  bytes/timer %.2fx\n",
+           impls[i].name, advantage(a, p, START), advantage(a, p, CLOSE),
+           advantage(a, p, CPU), advantage(a, p, BYTES));
   }
   uv = bench_find(impls, NIMPLS, res, "libuv");
   ev = bench_find(impls, NIMPLS, res, "libev");

@@ -39,5 +39,12 @@ int async__platform_fork(async_loop_t *loop) {
   err = async__io_reregister(loop);
   if (err == 0)
     err = async__wake_init(loop);
-  return err;
+  if (err != 0)
+    return err;
+  /* Threads that were inside async_wakeup_send do not exist in the child,
+   * and a wake byte in flight went to the parent's channel: look again. */
+  loop->in_send_ = 0;
+  loop->wake_pending_ = 0;
+  async__wake(loop);
+  return 0;
 }
