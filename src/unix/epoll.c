@@ -76,9 +76,11 @@ static int epoll_modify(async_loop_t *loop, int fd, unsigned old_events, unsigne
   return async_translate_sys_error(errno);
 }
 
+/* epoll_pwait2 costs more per call than epoll_wait (a timespec copy and
+ * signal mask handling): it is used only when the wait has a sub-ms part. */
 static int epoll_wait_ns(struct epoll_state *st, int64_t timeout_ns) {
 #if defined(ASYNC_HAVE_EPOLL_PWAIT2)
-  if (st->pwait2 && timeout_ns >= 0) {
+  if (st->pwait2 && timeout_ns > 0 && timeout_ns % 1000000 != 0) {
     struct timespec ts;
     ts.tv_sec = (time_t)(timeout_ns / 1000000000);
     ts.tv_nsec = (long)(timeout_ns % 1000000000);

@@ -100,17 +100,17 @@ static int poll_modify(async_loop_t *loop, int fd, unsigned old_events, unsigned
   return 0;
 }
 
+/* ppoll only when the wait has a sub-millisecond part: poll is cheaper. */
 static int wait_ns(struct poll_state *st, int64_t timeout_ns) {
 #if defined(ASYNC_HAVE_PPOLL)
-  struct timespec ts;
-  if (timeout_ns < 0)
-    return ppoll(st->fds, (nfds_t)st->n, NULL, NULL);
-  ts.tv_sec = (time_t)(timeout_ns / 1000000000);
-  ts.tv_nsec = (long)(timeout_ns % 1000000000);
-  return ppoll(st->fds, (nfds_t)st->n, &ts, NULL);
-#else
-  return poll(st->fds, (nfds_t)st->n, async__timeout_ms(timeout_ns));
+  if (timeout_ns > 0 && timeout_ns % 1000000 != 0) {
+    struct timespec ts;
+    ts.tv_sec = (time_t)(timeout_ns / 1000000000);
+    ts.tv_nsec = (long)(timeout_ns % 1000000000);
+    return ppoll(st->fds, (nfds_t)st->n, &ts, NULL);
+  }
 #endif
+  return poll(st->fds, (nfds_t)st->n, async__timeout_ms(timeout_ns));
 }
 
 static int poll_poll(async_loop_t *loop, int64_t timeout_ns) {
