@@ -103,8 +103,8 @@ void async__wake_process(async_loop_t *loop) {
     async_wakeup_t *w = async__container_of(n, async_wakeup_t, link_);
     async__list_remove(n);
     async__list_insert_tail(&loop->wakeups_, n);
-    if (__atomic_compare_exchange_n(&w->pending_, &(int){PENDING}, IDLE, 0, __ATOMIC_ACQ_REL,
-                                    __ATOMIC_ACQUIRE))
+    if (__atomic_compare_exchange_n(&w->pending_, &(int){PENDING}, IDLE, 0, __ATOMIC_SEQ_CST,
+                                    __ATOMIC_SEQ_CST))
       w->cb_.wakeup(w);
   }
 }
@@ -128,13 +128,23 @@ int async_wakeup_init(async_loop_t *loop, async_wakeup_t *w, async_wakeup_cb cb)
  * sender is inside. Nothing spins: the loop re-checks on its next turn. */
 int async_wakeup_send(async_wakeup_t *w) {
   async_loop_t *loop;
-  int expected = IDLE, rc = 0;
+  int expected, rc = 0;
   if (w == NULL)
     return ASYNC_EINVAL;
+  /* Already pending: nothing to write. The fence pairs with the loop's
+   * sequentially consistent exchange: either this load sees the handle
+   * idle again, or the callback about to run sees what the caller wrote. */
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+  expected = __atomic_load_n(&w->pending_, __ATOMIC_RELAXED);
+  if (expected == PENDING)
+    return 0;
+  if (expected == CLOSED)
+    return ASYNC_EINVAL;
+  expected = IDLE;
   loop = w->loop;
   async__atomic_add(&loop->in_send_, 1);
-  if (__atomic_compare_exchange_n(&w->pending_, &expected, PENDING, 0, __ATOMIC_ACQ_REL,
-                                  __ATOMIC_ACQUIRE))
+  if (__atomic_compare_exchange_n(&w->pending_, &expected, PENDING, 0, __ATOMIC_SEQ_CST,
+                                  __ATOMIC_SEQ_CST))
     async__wake(loop);
   else if (expected == CLOSED)
     rc = ASYNC_EINVAL;
