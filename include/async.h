@@ -258,8 +258,8 @@ typedef struct async_loop_options_s {
   uint64_t clock_start_ns; /* initial time of a virtual clock */
 } async_loop_options_t;
 
-/* Creates a loop in caller-owned memory. options may be NULL (platform
- * default backend, real clock). Errors: ASYNC_EINVAL (NULL loop, bad clock
+/* Creates a loop in caller-owned memory. options may be NULL (real clock;
+ * backend from $ASYNC_BACKEND, else the platform default). Errors: ASYNC_EINVAL (NULL loop, bad clock
  * mode), ASYNC_ENOENT (unknown backend name), ASYNC_ENOTSUP (backend not
  * compiled in or not usable on this kernel), ASYNC_ENOMEM, system errors. */
 ASYNC_EXTERN int async_loop_init(async_loop_t *loop, const async_loop_options_t *options);
@@ -267,8 +267,10 @@ ASYNC_EXTERN int async_loop_init(async_loop_t *loop, const async_loop_options_t 
  * closes nothing, while a handle is open or a deferred call is pending. */
 ASYNC_EXTERN int async_loop_close(async_loop_t *loop);
 /* Runs the loop (see docs/loop.md). Returns 1 if handles or requests keep it
- * alive (after async_stop, ONCE or NOWAIT), 0 if nothing is left to do,
- * ASYNC_EINVAL for a bad argument, ASYNC_EBUSY when called from inside a callback of the same loop. */
+ * alive (after async_stop, ONCE, NOWAIT, or a stalled virtual clock), 0 if
+ * nothing is left to do, ASYNC_EINVAL for a bad argument, ASYNC_EBUSY when
+ * called from inside a callback of the same loop, or the backend's error if
+ * waiting for I/O fails (EINTR is not a failure). */
 ASYNC_EXTERN int async_run(async_loop_t *loop, async_run_mode mode);
 /* Makes async_run return after the current turn. */
 ASYNC_EXTERN void async_stop(async_loop_t *loop);
@@ -301,8 +303,8 @@ ASYNC_EXTERN int async_backend_timeout(async_loop_t *loop);
 /* Same in nanoseconds; -1 for forever. */
 ASYNC_EXTERN int64_t async_backend_timeout_ns(async_loop_t *loop);
 /* Call in a forked child before using the loop there: re-creates the
- * backend's kernel state and the loop's wakeup channel. ASYNC_ENOTSUP where
- * the backend cannot. */
+ * backend's kernel state and the loop's wakeup channel without touching the
+ * parent's. ASYNC_EINVAL for NULL; system errors (the loop can then only be closed). */
 ASYNC_EXTERN int async_loop_fork(async_loop_t *loop);
 
 /* ---- handles --------------------------------------------------------------- */
@@ -318,7 +320,8 @@ typedef enum {
   ASYNC_HANDLE_TYPE_MAX
 } async_handle_type;
 
-/* Fields every handle starts with. data is the user's; the rest is private. */
+/* Fields every handle starts with. data is the user's, loop and type may be
+ * read; the rest is private. */
 #define ASYNC_HANDLE_FIELDS                                                   \
   void *data;                                                                 \
   async_loop_t *loop;                                                         \
@@ -393,8 +396,9 @@ struct async_defer_s {
 
 /* Prepares a record for async_defer (zeroed memory is prepared too). */
 ASYNC_EXTERN void async_defer_init(async_defer_t *d);
-/* Queues cb to run on the next turn, after timers and before idle hooks, in
- * FIFO order. Calls queued while the queue runs wait for the turn after.
+/* Queues cb to run at the loop's next ready-queue step (after timers, before
+ * idle hooks; so a call queued by a timer runs in the same turn), in FIFO
+ * order. Calls queued while the queue runs wait for the next turn.
  * ASYNC_EINVAL for NULL arguments, ASYNC_EALREADY if d is already queued. */
 ASYNC_EXTERN int async_defer(async_loop_t *loop, async_defer_t *d, async_defer_cb cb);
 /* Removes a queued call. ASYNC_ENOENT if it is not queued (already ran or cancelled). */
@@ -411,7 +415,7 @@ struct async_hook_s {
 
 /* Idle hooks run every turn after the ready queue and keep the poll from
  * blocking; prepare hooks run right before the poll, check hooks right after.
- * init: ASYNC_EINVAL for NULL. start: ASYNC_EINVAL (NULL, NULL cb, closing),
+ * init: ASYNC_EINVAL for NULL, ASYNC_ENOMEM. start: ASYNC_EINVAL (NULL, NULL cb, closing),
  * ASYNC_EALREADY if already started. stop: ASYNC_EINVAL for NULL. */
 ASYNC_EXTERN int async_idle_init(async_loop_t *loop, async_idle_t *idle);
 ASYNC_EXTERN int async_idle_start(async_idle_t *idle, async_hook_cb cb);
@@ -448,7 +452,8 @@ ASYNC_EXTERN int async_watch_init(async_loop_t *loop, async_watch_t *w, int fd);
 /* Watches for events (ASYNC_READABLE and/or ASYNC_WRITABLE); calling it again
  * replaces the events. cb gets status 0 and the ready events, or a negative
  * status (ASYNC_EBADF: the fd was closed under the watcher, which is then
- * stopped). ASYNC_EINVAL (NULL, NULL cb, no or unknown events, closing). */
+ * stopped). ASYNC_EINVAL (NULL, NULL cb, no or unknown events, closing);
+ * the backend's error if it refuses the fd (epoll: ASYNC_EPERM, ASYNC_ENOMEM). */
 ASYNC_EXTERN int async_watch_start(async_watch_t *w, unsigned events, async_watch_cb cb);
 /* Stops watching. ASYNC_EINVAL for NULL. */
 ASYNC_EXTERN int async_watch_stop(async_watch_t *w);
@@ -458,14 +463,18 @@ ASYNC_EXTERN int async_watch_stop(async_watch_t *w);
 struct async_wakeup_s {
   ASYNC_HANDLE_FIELDS
   int pending_;
+  int senders_; /* async_wakeup_send calls inside their counted section */
   struct async__link link_;
 };
 
-/* Initialises an active wakeup handle whose cb runs on the loop thread after
- * async_wakeup_send. ASYNC_EINVAL for NULL arguments or a NULL cb. */
+/* Initialises an active, referenced wakeup handle (it keeps async_run going
+ * until closed or unreferenced) whose cb runs on the loop thread after
+ * async_wakeup_send. ASYNC_EINVAL for NULL arguments or a NULL cb, ASYNC_ENOMEM. */
 ASYNC_EXTERN int async_wakeup_init(async_loop_t *loop, async_wakeup_t *w, async_wakeup_cb cb);
 /* Thread-safe and async-signal-safe. Sends coalesce: at least one callback
- * runs after the last send. Returns ASYNC_EINVAL for NULL or once the handle is closing. */
+ * runs after the last send. Returns ASYNC_EINVAL for NULL or once the handle
+ * is closing. A send under way when the handle is closed finishes before the
+ * close callback runs; no send may start after the close callback. */
 ASYNC_EXTERN int async_wakeup_send(async_wakeup_t *w);
 
 /* ---- the loop itself -------------------------------------------------------- */

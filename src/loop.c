@@ -44,11 +44,13 @@ int async_loop_init(async_loop_t *loop, const async_loop_options_t *options) {
   async__list_init(&loop->check_);
 
   err = backend->init(loop);
-  if (err != 0)
-    return err;
-  err = async__platform_init(loop);
+  if (err == 0) {
+    err = async__platform_init(loop);
+    if (err != 0)
+      backend->close(loop);
+  }
   if (err != 0) {
-    backend->close(loop);
+    loop->backend_ = NULL; /* not a loop: close and run refuse it */
     return err;
   }
   async__loop_opened();
@@ -63,7 +65,8 @@ int async_loop_close(async_loop_t *loop) {
   if (loop->nhandles_ != 0 || !async__list_empty(&loop->defers_))
     return ASYNC_EBUSY;
   async__platform_close(loop);
-  loop->backend_->close(loop);
+  if (loop->backend_state_ != NULL) /* NULL after a failed async_loop_fork */
+    loop->backend_->close(loop);
   async__slots_free(&loop->timers_);
   async__slots_free(&loop->handles_);
   loop->backend_ = NULL;
@@ -151,7 +154,9 @@ int async_backend_timeout(async_loop_t *loop) {
   return ns > 0x7fffffff ? 0x7fffffff : (int)ns;
 }
 
-static void turn(async_loop_t *loop, async_run_mode mode) {
+/* Returns 0, or the backend's error: a poll that fails for good must end
+ * async_run rather than spin. */
+static int turn(async_loop_t *loop, async_run_mode mode) {
   int jump = 0, events;
   int64_t timeout;
   async_update_time(loop);
@@ -161,6 +166,8 @@ static void turn(async_loop_t *loop, async_run_mode mode) {
   async__hooks_run(&loop->prepare_);
   timeout = mode == ASYNC_RUN_NOWAIT ? 0 : poll_timeout(loop, &jump);
   events = async__io_poll(loop, timeout);
+  if (events < 0)
+    return events;
   if (jump && events == 0 && !ready_now(loop) && loop->timer_heap_len_ > 0)
     loop->time_ = loop->timers_.v[0].key;
   async__hooks_run(&loop->check_);
@@ -170,6 +177,7 @@ static void turn(async_loop_t *loop, async_run_mode mode) {
     async_update_time(loop);
     async__timers_run(loop);
   }
+  return 0;
 }
 
 int async_run(async_loop_t *loop, async_run_mode mode) {
@@ -183,7 +191,11 @@ int async_run(async_loop_t *loop, async_run_mode mode) {
   if (!alive)
     async_update_time(loop);
   while (alive && !(loop->flags_ & ASYNC__LOOP_STOP)) {
-    turn(loop, mode);
+    int err = turn(loop, mode);
+    if (err != 0) {
+      alive = err;
+      break;
+    }
     alive = async_loop_alive(loop);
     if (mode != ASYNC_RUN_DEFAULT || (loop->flags_ & ASYNC__LOOP_STALLED))
       break;

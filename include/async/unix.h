@@ -76,7 +76,6 @@ struct async__fd_entry {
   int wake_rfd_;          /* eventfd, or the read end of a pipe */            \
   int wake_wfd_;          /* same as wake_rfd_ for eventfd */                 \
   int wake_pending_;      /* a wake byte is in flight */                      \
-  int in_send_;           /* async_wakeup_send calls in progress */           \
   struct async_watch_s wake_watch_;                                           \
   struct async__link wakeups_;
 

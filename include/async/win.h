@@ -63,7 +63,6 @@
 #define ASYNC_LOOP_PLATFORM_FIELDS                                            \
   void *iocp_;             /* the completion port (HANDLE) */                \
   int wake_pending_;                                                          \
-  int in_send_;                                                               \
   struct async__link wakeups_;
 
 #endif /* ASYNC_WIN_H */

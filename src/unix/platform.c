@@ -14,7 +14,6 @@ int async__platform_init(async_loop_t *loop) {
   loop->nregistered_ = 0;
   loop->io_gen_ = loop->io_gen_poll_ = 0;
   loop->wake_pending_ = 0;
-  loop->in_send_ = 0;
   async__list_init(&loop->wakeups_);
   err = async__wake_init(loop);
   if (err != 0)
@@ -35,7 +34,7 @@ int async__platform_fork(async_loop_t *loop) {
   async__wake_close(loop, 0);
   err = loop->backend_->init(loop);
   if (err != 0)
-    return err;
+    return err; /* backend_state_ is NULL: async_loop_close copes */
   err = async__io_reregister(loop);
   if (err == 0)
     err = async__wake_init(loop);
@@ -43,7 +42,8 @@ int async__platform_fork(async_loop_t *loop) {
     return err;
   /* Threads that were inside async_wakeup_send do not exist in the child,
    * and a wake byte in flight went to the parent's channel: look again. */
-  loop->in_send_ = 0;
+  for (struct async__link *n = loop->wakeups_.next; n != &loop->wakeups_; n = n->next)
+    async__container_of(n, async_wakeup_t, link_)->senders_ = 0;
   loop->wake_pending_ = 0;
   async__wake(loop);
   return 0;

@@ -68,6 +68,8 @@ int async__wake_init(async_loop_t *loop) {
 
 /* A forked child must not tell the backend: its kernel state is the parent's. */
 void async__wake_close(async_loop_t *loop, int tell_backend) {
+  if (loop->wake_rfd_ < 0) /* a failed async_loop_fork closed it already */
+    return;
   if (tell_backend) {
     async__io_detach(loop, loop->wake_rfd_);
   } else {
@@ -118,14 +120,17 @@ int async_wakeup_init(async_loop_t *loop, async_wakeup_t *w, async_wakeup_cb cb)
     return err;
   w->cb_.wakeup = cb;
   w->pending_ = IDLE;
+  w->senders_ = 0;
   async__list_insert_tail(&loop->wakeups_, &w->link_);
   async__handle_start((async_handle_t *)w);
   return 0;
 }
 
-/* The sender counts itself on the loop for the whole call: the loop runs a
- * wakeup's close callback (after which its memory may be freed) only when no
- * sender is inside. Nothing spins: the loop re-checks on its next turn. */
+/* The sender counts itself on the handle while it uses the loop: the loop
+ * runs a wakeup's close callback (after which its memory may be freed) only
+ * when no sender is inside. Nothing spins: the loop re-checks on a later
+ * turn. A send that starts after the close callback could have run is the
+ * caller's use after free, as with any handle. */
 int async_wakeup_send(async_wakeup_t *w) {
   async_loop_t *loop;
   int expected, rc = 0;
@@ -142,13 +147,13 @@ int async_wakeup_send(async_wakeup_t *w) {
     return ASYNC_EINVAL;
   expected = IDLE;
   loop = w->loop;
-  async__atomic_add(&loop->in_send_, 1);
+  async__atomic_add(&w->senders_, 1);
   if (__atomic_compare_exchange_n(&w->pending_, &expected, PENDING, 0, __ATOMIC_SEQ_CST,
                                   __ATOMIC_SEQ_CST))
     async__wake(loop);
   else if (expected == CLOSED)
     rc = ASYNC_EINVAL;
-  async__atomic_sub(&loop->in_send_, 1);
+  async__atomic_sub(&w->senders_, 1);
   return rc;
 }
 
@@ -158,5 +163,5 @@ void async__wakeup_close(async_wakeup_t *w) {
 }
 
 int async__wakeup_close_ready(const async_wakeup_t *w) {
-  return async__atomic_load(&w->loop->in_send_) == 0;
+  return async__atomic_load(&w->senders_) == 0;
 }
