@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -33,6 +34,12 @@ static double ts_seconds(clockid_t id) {
 
 double bench_now(void) { return ts_seconds(CLOCK_MONOTONIC); }
 double bench_cpu(void) { return ts_seconds(CLOCK_PROCESS_CPUTIME_ID); }
+
+double bench_cpu_user(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6;
+}
 
 double bench_rss(void) {
   long size = 0, resident = 0;

@@ -31,6 +31,8 @@ struct bench_impl {
 /* Wall clock (CLOCK_MONOTONIC) and process CPU time (user + sys), seconds. */
 double bench_now(void);
 double bench_cpu(void);
+/* The user-mode part of the process CPU time (getrusage), seconds. */
+double bench_cpu_user(void);
 /* Resident set size of this process in bytes, from /proc/self/statm. */
 double bench_rss(void);
 
