@@ -44,6 +44,7 @@ static void test_each_kind_runs_until_closed(void **state) {
   for (int k = 0; k < 3; k++) {
     async_loop_t loop;
     struct async_hook_s h;
+    async_timer_t t;
     calls = 0;
     test_loop_init(&loop);
     assert_int_equal(kinds[k].init(&loop, &h), 0);
@@ -52,7 +53,6 @@ static void test_each_kind_runs_until_closed(void **state) {
     assert_true(async_is_active((async_handle_t *)&h));
     if (k != 0) {
       /* prepare and check alone do not keep the poll from blocking: give it a timer */
-      async_timer_t t;
       async_timer_init(&loop, &t);
       async_timer_start(&t, nothing, 1, 1);
       while (calls < 3)
