@@ -15,16 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <async.h>
-#ifdef HAVE_LIBUV
-#include <uv.h>
-#endif
-#ifdef HAVE_LIBEV
-#include <ev.h>
-#endif
-#ifdef HAVE_LIBEVENT
-#include <event2/event.h>
-#endif
 
 static double ts_seconds(clockid_t id) {
   struct timespec ts;

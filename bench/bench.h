@@ -12,6 +12,39 @@
 #define BENCH_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+/* Every workload drives libasync and whichever peers were found. */
+#include <async.h>
+#ifdef HAVE_LIBUV
+#include <uv.h>
+#endif
+#ifdef HAVE_LIBEV
+#include <ev.h>
+#endif
+#ifdef HAVE_LIBEVENT
+#include <event2/event.h>
+#endif
+
+/* A workload's implementation table, from the run_ functions it defines
+ * (each peer's under its HAVE_ guard). */
+#ifdef HAVE_LIBUV
+#define BENCH_IMPL_LIBUV {"libuv", run_libuv},
+#else
+#define BENCH_IMPL_LIBUV
+#endif
+#ifdef HAVE_LIBEV
+#define BENCH_IMPL_LIBEV {"libev", run_libev},
+#else
+#define BENCH_IMPL_LIBEV
+#endif
+#ifdef HAVE_LIBEVENT
+#define BENCH_IMPL_LIBEVENT {"libevent", run_libevent},
+#else
+#define BENCH_IMPL_LIBEVENT
+#endif
+#define BENCH_IMPLS \
+  {"libasync", run_libasync}, BENCH_IMPL_LIBUV BENCH_IMPL_LIBEV BENCH_IMPL_LIBEVENT
 
 struct bench_result {
   int ok;             /* set by bench_ok(); 0 when the child failed */

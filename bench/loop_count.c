@@ -25,16 +25,6 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include <async.h>
-#ifdef HAVE_LIBUV
-#include <uv.h>
-#endif
-#ifdef HAVE_LIBEV
-#include <ev.h>
-#endif
-#ifdef HAVE_LIBEVENT
-#include <event2/event.h>
-#endif
 
 #define TURNS 2000000L
 
@@ -222,18 +212,7 @@ static void run_libevent(struct bench_result *r, const void *arg) {
 
 /* ---- report -------------------------------------------------------------- */
 
-static const struct bench_impl impls[] = {
-  {"libasync", run_libasync},
-#ifdef HAVE_LIBUV
-  {"libuv", run_libuv},
-#endif
-#ifdef HAVE_LIBEV
-  {"libev", run_libev},
-#endif
-#ifdef HAVE_LIBEVENT
-  {"libevent", run_libevent},
-#endif
-};
+static const struct bench_impl impls[] = {BENCH_IMPLS};
 #define NIMPLS (sizeof impls / sizeof impls[0])
 
 static double rate(const struct bench_result *r) { return r->v[COUNT] / r->v[SECS]; }

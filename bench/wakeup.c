@@ -29,15 +29,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include <async.h>
-#ifdef HAVE_LIBUV
-#include <uv.h>
-#endif
-#ifdef HAVE_LIBEV
-#include <ev.h>
-#endif
 #ifdef HAVE_LIBEVENT
-#include <event2/event.h>
 #include <event2/thread.h>
 #endif
 
@@ -277,18 +269,7 @@ IMPL(libev, e_ops)
 IMPL(libevent, le_ops)
 #endif
 
-static const struct bench_impl impls[] = {
-  {"libasync", run_libasync},
-#ifdef HAVE_LIBUV
-  {"libuv", run_libuv},
-#endif
-#ifdef HAVE_LIBEV
-  {"libev", run_libev},
-#endif
-#ifdef HAVE_LIBEVENT
-  {"libevent", run_libevent},
-#endif
-};
+static const struct bench_impl impls[] = {BENCH_IMPLS};
 #define NIMPLS (sizeof impls / sizeof impls[0])
 
 static double advantage(const struct bench_result *a, const char *peer,
