@@ -33,6 +33,9 @@ extern "C" {
 #define ASYNC_VERSION_MINOR 1
 #define ASYNC_VERSION_PATCH 0
 
+struct addrinfo;
+struct sockaddr;
+
 typedef struct async_loop_s async_loop_t;
 typedef struct async_handle_s async_handle_t;
 typedef struct async_timer_s async_timer_t;
@@ -42,6 +45,10 @@ typedef struct async_hook_s async_check_t;
 typedef struct async_watch_s async_watch_t;
 typedef struct async_wakeup_s async_wakeup_t;
 typedef struct async_defer_s async_defer_t;
+typedef struct async_req_s async_req_t;
+typedef struct async_work_s async_work_t;
+typedef struct async_getaddrinfo_s async_getaddrinfo_t;
+typedef struct async_getnameinfo_s async_getnameinfo_t;
 
 typedef void (*async_close_cb)(async_handle_t *handle);
 typedef void (*async_timer_cb)(async_timer_t *timer);
@@ -50,6 +57,11 @@ typedef void (*async_watch_cb)(async_watch_t *w, int status, unsigned events);
 typedef void (*async_wakeup_cb)(async_wakeup_t *w);
 typedef void (*async_defer_cb)(async_defer_t *d);
 typedef void (*async_walk_cb)(async_handle_t *handle, void *arg);
+typedef void (*async_work_cb)(async_work_t *req);
+typedef void (*async_after_work_cb)(async_work_t *req, int status);
+typedef void (*async_getaddrinfo_cb)(async_getaddrinfo_t *req, int status, struct addrinfo *res);
+typedef void (*async_getnameinfo_cb)(async_getnameinfo_t *req, int status, const char *host,
+                                     const char *service);
 
 /* Private: one slot that holds the handle type's callback while the handle
  * is open and the close callback once it is closing. */
@@ -506,8 +518,105 @@ struct async_loop_s {
   struct async__link idle_;
   struct async__link prepare_;
   struct async__link check_;
+  async__mutex_t work_mutex_;    /* guards work_done_: pool threads add to it */
+  struct async__link work_done_; /* requests the thread pool finished */
+  int work_posted_;              /* work_done_ may be non-empty */
   ASYNC_LOOP_PLATFORM_FIELDS
 };
+
+/* ---- requests and the thread pool ----------------------------------------- */
+
+typedef enum {
+  ASYNC_UNKNOWN_REQ = 0,
+  ASYNC_WORK,
+  ASYNC_GETADDRINFO,
+  ASYNC_GETNAMEINFO,
+  ASYNC_REQ_TYPE_MAX
+} async_req_type;
+
+/* Fields every request starts with. data is the user's, loop and type may be
+ * read; the rest is private. A request keeps its loop alive until its
+ * callback has run. */
+#define ASYNC_REQ_FIELDS                                                      \
+  void *data;                                                                 \
+  async_loop_t *loop;                                                         \
+  uint8_t type;                                                               \
+  uint8_t state_;                                                             \
+  uint16_t spare_;                                                            \
+  int status_;                                                                \
+  struct async__link link_;                                                   \
+  async_work_cb work_cb_;
+
+struct async_req_s {
+  ASYNC_REQ_FIELDS
+};
+
+struct async_work_s {
+  ASYNC_REQ_FIELDS
+  async_after_work_cb after_cb_;
+};
+
+/* Runs work_cb on the thread pool (shared by every loop; $ASYNC_THREADPOOL_SIZE
+ * threads, 4 by default, at most 1024, started on first use), then after_cb
+ * on the loop's thread with status 0, or ASYNC_ECANCELED if async_cancel took
+ * it first. Thread-safe only in the sense that work_cb runs on another
+ * thread: call this from the loop's thread. ASYNC_EINVAL for NULL loop, req
+ * or work_cb, ASYNC_EBUSY if req is still in flight, or a system error if no
+ * pool thread can be started. */
+ASYNC_EXTERN int async_work_queue(async_loop_t *loop, async_work_t *req, async_work_cb work_cb,
+                                  async_after_work_cb after_cb);
+/* Cancels a request that no pool thread has picked up: its callback then
+ * runs from the loop with ASYNC_ECANCELED (ASYNC_EAI_CANCELED for DNS).
+ * ASYNC_EBUSY once it runs or ran, ASYNC_EINVAL for NULL or a request never queued. */
+ASYNC_EXTERN int async_cancel(async_req_t *req);
+/* Stops and joins the pool's threads once the queued work is done (it also
+ * happens at process exit). The pool starts again on the next request. */
+ASYNC_EXTERN void async_threadpool_shutdown(void);
+
+/* ---- DNS (on the thread pool) ----------------------------------------------- */
+
+struct async_getaddrinfo_s {
+  ASYNC_REQ_FIELDS
+  async_getaddrinfo_cb cb_;
+  struct addrinfo *addrinfo; /* the result, for the synchronous form */
+  char *node_;
+  char *service_;
+  struct addrinfo hints_;
+  int has_hints_;
+};
+
+/* Resolves node and/or service like getaddrinfo(3). With a cb, runs on the
+ * pool and calls cb(req, status, res) on the loop thread (the callback owns res:
+ * free it with async_freeaddrinfo); with cb NULL, resolves in the calling
+ * thread, stores the result in req->addrinfo and returns the status.
+ * Errors: ASYNC_EINVAL (NULL loop or req, both node and service NULL),
+ * ASYNC_ENOMEM, ASYNC_EAI_* from the resolver. */
+ASYNC_EXTERN int async_getaddrinfo(async_loop_t *loop, async_getaddrinfo_t *req,
+                                   async_getaddrinfo_cb cb, const char *node, const char *service,
+                                   const struct addrinfo *hints);
+/* Frees a result of async_getaddrinfo (NULL is allowed). */
+ASYNC_EXTERN void async_freeaddrinfo(struct addrinfo *ai);
+
+struct async_getnameinfo_s {
+  ASYNC_REQ_FIELDS
+  async_getnameinfo_cb cb_;
+  struct sockaddr_storage addr_;
+  int flags_;
+  char host[NI_MAXHOST];    /* the result, for the synchronous form */
+  char service[NI_MAXSERV];
+};
+
+/* Looks up the host and service names of addr like getnameinfo(3) (flags are
+ * NI_*). With a cb, runs on the pool and calls cb(req, status, host, service)
+ * on the loop thread; with cb NULL, fills req->host and req->service and
+ * returns the status. Errors: ASYNC_EINVAL (NULL arguments, an address family
+ * other than AF_INET/AF_INET6), ASYNC_EAI_* from the resolver. */
+ASYNC_EXTERN int async_getnameinfo(async_loop_t *loop, async_getnameinfo_t *req,
+                                   async_getnameinfo_cb cb, const struct sockaddr *addr,
+                                   int flags);
+
+/* Bytes a request of the given type occupies (0 for unknown types). */
+ASYNC_EXTERN size_t async_req_size(async_req_type type);
 
 /* Bytes a handle of the given type occupies (0 for unknown types). */
 ASYNC_EXTERN size_t async_handle_size(async_handle_type type);

@@ -9,7 +9,8 @@
  * intersection with its backend's own capabilities. */
 const unsigned async__built_caps =
     ASYNC_CAP_TIMERS | ASYNC_CAP_WAKEUP | ASYNC_CAP_FD_WATCH | ASYNC_CAP_HANGUP |
-    ASYNC_CAP_SUBMS_TIMERS | ASYNC_CAP_BACKEND_FD | ASYNC_CAP_FD_LIMIT | ASYNC_CAP_FORK;
+    ASYNC_CAP_SUBMS_TIMERS | ASYNC_CAP_BACKEND_FD | ASYNC_CAP_FD_LIMIT | ASYNC_CAP_FORK |
+    ASYNC_CAP_THREADPOOL | ASYNC_CAP_DNS;
 
 #define BACKEND(name) extern const struct async__backend async__##name##_backend;
 #include "backends.h"

@@ -99,7 +99,24 @@ void async__hook_close(struct async_hook_s *hook);
 /* loop.c */
 uint64_t async__clock_now(const async_loop_t *loop);
 
+/* threadpool.c; dns.c finishes its own requests on the loop thread. */
+int async__work_submit(async_loop_t *loop, async_req_t *req, async_req_type type,
+                       async_work_cb work);
+void async__work_done_run(async_loop_t *loop);
+void async__dns_done(async_req_t *req);
+
 /* Platform layer (src/unix or src/win). */
+void async__wake(async_loop_t *loop); /* async-signal-safe */
+int async__thread_create(async__thread_t *t, void *(*fn)(void *), void *arg);
+void async__thread_join(async__thread_t t);
+void async__mutex_init(async__mutex_t *m);
+void async__mutex_destroy(async__mutex_t *m);
+void async__mutex_lock(async__mutex_t *m);
+void async__mutex_unlock(async__mutex_t *m);
+void async__cond_wait(async__cond_t *c, async__mutex_t *m);
+void async__cond_signal(async__cond_t *c);
+void async__cond_broadcast(async__cond_t *c);
+void async__atfork_child(void (*fn)(void));
 uint64_t async__hrtime(void);
 int async__platform_init(async_loop_t *loop);
 void async__platform_close(async_loop_t *loop);

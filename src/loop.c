@@ -42,6 +42,8 @@ int async_loop_init(async_loop_t *loop, const async_loop_options_t *options) {
   async__list_init(&loop->idle_);
   async__list_init(&loop->prepare_);
   async__list_init(&loop->check_);
+  async__list_init(&loop->work_done_);
+  async__mutex_init(&loop->work_mutex_);
 
   err = backend->init(loop);
   if (err == 0) {
@@ -50,6 +52,7 @@ int async_loop_init(async_loop_t *loop, const async_loop_options_t *options) {
       backend->close(loop);
   }
   if (err != 0) {
+    async__mutex_destroy(&loop->work_mutex_);
     loop->backend_ = NULL; /* not a loop: close and run refuse it */
     return err;
   }
@@ -62,13 +65,14 @@ int async_loop_close(async_loop_t *loop) {
     return ASYNC_EINVAL;
   if (loop->running_)
     return ASYNC_EBUSY;
-  if (loop->nhandles_ != 0 || !async__list_empty(&loop->defers_))
+  if (loop->nhandles_ != 0 || loop->active_reqs_ != 0 || !async__list_empty(&loop->defers_))
     return ASYNC_EBUSY;
   async__platform_close(loop);
   if (loop->backend_state_ != NULL) /* NULL after a failed async_loop_fork */
     loop->backend_->close(loop);
   async__slots_free(&loop->timers_);
   async__slots_free(&loop->handles_);
+  async__mutex_destroy(&loop->work_mutex_);
   loop->backend_ = NULL;
   async__loop_closed();
   return 0;

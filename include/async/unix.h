@@ -4,6 +4,9 @@
 #define ASYNC_UNIX_H
 
 #include <errno.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <sys/socket.h>
 
 /* Error codes are negated errno values. */
 #define ASYNC__E2BIG (-E2BIG)
@@ -66,6 +69,13 @@ struct async__fd_entry {
   uint32_t gen;        /* registration number of the watcher that owns the fd */
   uint32_t registered; /* events the backend currently has */
 };
+
+/* Private: the thread primitives the portable core uses. */
+typedef pthread_mutex_t async__mutex_t;
+typedef pthread_cond_t async__cond_t;
+typedef pthread_t async__thread_t;
+#define ASYNC__MUTEX_INITIALIZER PTHREAD_MUTEX_INITIALIZER
+#define ASYNC__COND_INITIALIZER PTHREAD_COND_INITIALIZER
 
 #define ASYNC_LOOP_PLATFORM_FIELDS                                            \
   struct async__fd_entry *fds_;                                               \

@@ -4,6 +4,17 @@
 #ifndef ASYNC_WIN_H
 #define ASYNC_WIN_H
 
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#include <windows.h>
+
+/* Private: the thread primitives the portable core uses. */
+typedef SRWLOCK async__mutex_t;
+typedef CONDITION_VARIABLE async__cond_t;
+typedef HANDLE async__thread_t;
+#define ASYNC__MUTEX_INITIALIZER SRWLOCK_INIT
+#define ASYNC__COND_INITIALIZER CONDITION_VARIABLE_INIT
+
 /* Windows has no errno for most socket errors: every code gets a fixed
  * value of its own, and Win32/WSA errors are mapped onto them. */
 #define ASYNC__E2BIG (-4000)

@@ -44,6 +44,7 @@ int async__platform_fork(async_loop_t *loop) {
    * and a wake byte in flight went to the parent's channel: look again. */
   for (struct async__link *n = loop->wakeups_.next; n != &loop->wakeups_; n = n->next)
     async__container_of(n, async_wakeup_t, link_)->senders_ = 0;
+  async__mutex_init(&loop->work_mutex_); /* a pool thread may have held it */
   loop->wake_pending_ = 0;
   async__wake(loop);
   return 0;

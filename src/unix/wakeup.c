@@ -99,6 +99,7 @@ void async__wake_process(async_loop_t *loop) {
   while (read(loop->wake_rfd_, buf, sizeof(buf)) > 0 && loop->wake_rfd_ != loop->wake_wfd_)
     ;
   async__atomic_store(&loop->wake_pending_, 0);
+  async__work_done_run(loop);
   async__list_move(&loop->wakeups_, &batch);
   while (!async__list_empty(&batch)) {
     struct async__link *n = batch.next;
