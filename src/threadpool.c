@@ -32,14 +32,16 @@ static unsigned wanted_threads(void) {
   return n > MAX_THREADS ? MAX_THREADS : (unsigned)n;
 }
 
-/* Hands a finished (or cancelled) request to its loop and wakes the loop. */
+/* Hands a finished (or cancelled) request to its loop and wakes the loop.
+ * The wake happens under the lock: the loop cannot take the request (and
+ * so cannot be closed) before the pool thread is done touching it. */
 static void post_done(async_req_t *req) {
   async_loop_t *loop = req->loop;
   async__mutex_lock(&loop->work_mutex_);
   async__list_insert_tail(&loop->work_done_, &req->link_);
   async__atomic_store(&loop->work_posted_, 1);
-  async__mutex_unlock(&loop->work_mutex_);
   async__wake(loop);
+  async__mutex_unlock(&loop->work_mutex_);
 }
 
 static void *worker(void *arg) {
