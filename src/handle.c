@@ -124,6 +124,7 @@ int async_close(async_handle_t *h, async_close_cb close_cb) {
   h->flags_ |= ASYNC__CLOSING;
   h->cb_.close = close_cb;
   closing_push(loop, h);
+  loop->flags_ &= (uint16_t)~ASYNC__LOOP_CLOSE_WAIT; /* this one is ready now */
   loop->walk_gen_++;
   return 0;
 }
