@@ -26,12 +26,18 @@ static int open_channel(async_loop_t *loop) {
   loop->wake_rfd_ = loop->wake_wfd_ = fd;
 #else
   int fds[2];
+#if defined(ASYNC_HAVE_PIPE2)
+  if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0)
+    return async_translate_sys_error(errno);
+#else
+  /* Without pipe2 a fork+exec on another thread may briefly see these. */
   if (pipe(fds) != 0)
     return async_translate_sys_error(errno);
   for (int i = 0; i < 2; i++) {
     fcntl(fds[i], F_SETFD, FD_CLOEXEC);
     fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
   }
+#endif
   loop->wake_rfd_ = fds[0];
   loop->wake_wfd_ = fds[1];
 #endif
