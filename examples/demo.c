@@ -1,6 +1,7 @@
 /* A tour of the loop: a repeating timer, deferred calls, a pipe watched for
- * reading, and a wakeup sent from another thread. Every callback prints what
- * happened and when (milliseconds since the start, on the loop's clock). */
+ * reading, a wakeup sent from another thread, and a job on the thread pool.
+ * Every callback prints what happened and when (milliseconds since the
+ * start, on the loop's clock). */
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +17,8 @@ static async_defer_t later[3];
 static int pipefd[2];
 static uint64_t start;
 static int ticks;
+static async_work_t job;
+static unsigned long long job_sum;
 
 static double ms(void) { return (double)(async_now_ns(&loop) - start) / 1e6; }
 
@@ -28,7 +31,8 @@ static void on_readable(async_watch_t *w, int status, unsigned events) {
   char buf[64];
   ssize_t n = read(w->fd, buf, sizeof(buf) - 1);
   if (status < 0 || n <= 0) {
-    printf("[%7.2f ms] pipe closed by the writer (events 0x%x)\n", ms(), events);
+    printf("[%7.2f ms] pipe closed by the writer (events:%s%s)\n", ms(),
+           (events & ASYNC_READABLE) ? " readable" : "", (events & ASYNC_HANGUP) ? " hangup" : "");
     async_close((async_handle_t *)w, NULL);
     return;
   }
@@ -53,6 +57,18 @@ static void on_tick(async_timer_t *t) {
     close(pipefd[1]);
     async_close((async_handle_t *)t, NULL);
   }
+}
+
+static void sum_on_pool(async_work_t *req) {
+  (void)req;
+  for (unsigned long long i = 1; i <= 10000000; i++)
+    job_sum += i;
+}
+
+static void after_sum(async_work_t *req, int status) {
+  (void)req;
+  printf("[%7.2f ms] thread pool job done (status %d): 1 + ... + 10^7 = %llu\n", ms(), status,
+         job_sum);
 }
 
 static void *worker(void *arg) {
@@ -84,6 +100,8 @@ int main(void) {
   async_watch_start(&reader, ASYNC_READABLE, on_readable);
   async_wakeup_init(&loop, &wakeup, on_wakeup);
   pthread_create(&thread, NULL, worker, NULL);
+  memset(&job, 0, sizeof(job));
+  async_work_queue(&loop, &job, sum_on_pool, after_sum);
 
   async_run(&loop, ASYNC_RUN_DEFAULT);
   pthread_join(thread, NULL);
