@@ -157,7 +157,7 @@ struct async__slots {
   XX(ETXTBSY, "text file is busy")                                            \
   XX(EXDEV, "cross-device link not permitted")                                \
   XX(EOF, "end of file")                                                      \
-  XX(EAI_ADDRFAMILY, "address family not supported")                          \
+  XX(EAI_ADDRFAMILY, "address family for hostname not supported")                          \
   XX(EAI_AGAIN, "temporary failure")                                          \
   XX(EAI_BADFLAGS, "bad ai_flags value")                                      \
   XX(EAI_CANCELED, "request canceled")                                        \
@@ -383,7 +383,8 @@ ASYNC_EXTERN int async_timer_start(async_timer_t *timer, async_timer_cb cb,
                                    uint64_t timeout_ms, uint64_t repeat_ms);
 ASYNC_EXTERN int async_timer_start_ns(async_timer_t *timer, async_timer_cb cb,
                                       uint64_t timeout_ns, uint64_t repeat_ns);
-/* Stops the timer; stopping a stopped timer is allowed. ASYNC_EINVAL for NULL. */
+/* Stops the timer; stopping a stopped timer is allowed. ASYNC_EINVAL for NULL
+ * or a closing or closed timer. */
 ASYNC_EXTERN int async_timer_stop(async_timer_t *timer);
 /* Restarts a repeating timer with its repeat as timeout (stops it if the
  * repeat is 0). ASYNC_EINVAL if it was never started or is closing. */
@@ -428,7 +429,8 @@ struct async_hook_s {
 /* Idle hooks run every turn after the ready queue and keep the poll from
  * blocking; prepare hooks run right before the poll, check hooks right after.
  * init: ASYNC_EINVAL for NULL, ASYNC_ENOMEM. start: ASYNC_EINVAL (NULL, NULL cb, closing),
- * ASYNC_EALREADY if already started. stop: ASYNC_EINVAL for NULL. */
+ * ASYNC_EALREADY if already started. stop: ASYNC_EINVAL for NULL or a closing
+ * handle (stopping a stopped hook is allowed). */
 ASYNC_EXTERN int async_idle_init(async_loop_t *loop, async_idle_t *idle);
 ASYNC_EXTERN int async_idle_start(async_idle_t *idle, async_hook_cb cb);
 ASYNC_EXTERN int async_idle_stop(async_idle_t *idle);
@@ -467,7 +469,8 @@ ASYNC_EXTERN int async_watch_init(async_loop_t *loop, async_watch_t *w, int fd);
  * stopped). ASYNC_EINVAL (NULL, NULL cb, no or unknown events, closing);
  * the backend's error if it refuses the fd (epoll: ASYNC_EPERM, ASYNC_ENOMEM). */
 ASYNC_EXTERN int async_watch_start(async_watch_t *w, unsigned events, async_watch_cb cb);
-/* Stops watching. ASYNC_EINVAL for NULL. */
+/* Stops watching (a stopped watcher may be stopped again). ASYNC_EINVAL for
+ * NULL or a closing watcher. */
 ASYNC_EXTERN int async_watch_stop(async_watch_t *w);
 
 /* ---- cross-thread wakeups -------------------------------------------------- */
@@ -575,13 +578,17 @@ ASYNC_EXTERN void async_threadpool_shutdown(void);
 
 /* ---- DNS (on the thread pool) ----------------------------------------------- */
 
+/* Room for getnameinfo's answers (the NI_MAXHOST and NI_MAXSERV of glibc). */
+#define ASYNC_MAXHOST 1025
+#define ASYNC_MAXSERV 32
+
 struct async_getaddrinfo_s {
   ASYNC_REQ_FIELDS
   async_getaddrinfo_cb cb_;
   struct addrinfo *addrinfo; /* the result, for the synchronous form */
   char *node_;
   char *service_;
-  struct addrinfo hints_;
+  int hints_[4]; /* ai_flags, ai_family, ai_socktype, ai_protocol */
   int has_hints_;
 };
 
@@ -602,8 +609,8 @@ struct async_getnameinfo_s {
   async_getnameinfo_cb cb_;
   struct sockaddr_storage addr_;
   int flags_;
-  char host[NI_MAXHOST];    /* the result, for the synchronous form */
-  char service[NI_MAXSERV];
+  char host[ASYNC_MAXHOST]; /* the result, for the synchronous form */
+  char service[ASYNC_MAXSERV];
 };
 
 /* Looks up the host and service names of addr like getnameinfo(3) (flags are

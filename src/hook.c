@@ -29,7 +29,7 @@ static int hook_start(struct async_hook_s *hook, async_hook_cb cb, async_handle_
 }
 
 static int hook_stop(struct async_hook_s *hook, async_handle_type type) {
-  if (hook == NULL || hook->type != type)
+  if (hook == NULL || hook->type != type || async__is_closing(hook))
     return ASYNC_EINVAL;
   if (async__is_active(hook)) {
     async__list_remove(&hook->link_);

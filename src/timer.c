@@ -45,7 +45,7 @@ int async_timer_start(async_timer_t *timer, async_timer_cb cb, uint64_t timeout_
 }
 
 int async_timer_stop(async_timer_t *timer) {
-  if (timer == NULL)
+  if (timer == NULL || async__is_closing(timer))
     return ASYNC_EINVAL;
   unschedule(timer);
   return 0;

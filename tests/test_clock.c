@@ -2,6 +2,7 @@
 #include "helper.h"
 
 #include <string.h>
+#include <unistd.h>
 
 #define MS UINT64_C(1000000)
 
@@ -73,18 +74,15 @@ static void test_virtual_timer_waits_for_advance(void **state) {
 static void test_autojump_thirty_seconds_at_once(void **state) {
   async_loop_t loop;
   async_timer_t t;
-  uint64_t real0;
   (void)state;
   fired = 0;
   test_loop_init_clock(&loop, ASYNC_CLOCK_AUTOJUMP);
   async_timer_init(&loop, &t);
   async_timer_start(&t, record, 30000, 0);
-  real0 = async_hrtime();
   assert_int_equal(async_run(&loop, ASYNC_RUN_DEFAULT), 0);
   assert_int_equal(fired, 1);
   assert_int_equal(seen_ms, 30000);
-  /* generous: a jump, not a 30 s sleep */
-  assert_true(async_hrtime() - real0 < 10000 * MS);
+  assert_int_equal(async_now_ns(&loop), 30000 * MS);
   test_loop_close(&loop);
 }
 
@@ -192,6 +190,328 @@ static void test_real_clock_updates(void **state) {
   test_loop_close(&loop);
 }
 
+/* ---- virtual clock: more ----------------------------------------------------------- */
+
+static void init_clock_at(async_loop_t *loop, async_clock_mode mode, uint64_t start_ns) {
+  async_loop_options_t o;
+  memset(&o, 0, sizeof(o));
+  o.backend = test_backend();
+  o.clock = mode;
+  o.clock_start_ns = start_ns;
+  assert_int_equal(async_loop_init(loop, &o), 0);
+}
+
+static void test_advances_accumulate(void **state) {
+  async_loop_t loop;
+  (void)state;
+  init_clock_at(&loop, ASYNC_CLOCK_VIRTUAL, 17);
+  assert_int_equal(async_now_ns(&loop), 17);
+  assert_int_equal(async_loop_advance(&loop, 0), 0);
+  assert_int_equal(async_now_ns(&loop), 17);
+  for (int i = 0; i < 1000; i++)
+    assert_int_equal(async_loop_advance(&loop, 3), 0);
+  assert_int_equal(async_now_ns(&loop), 3017);
+  async_run(&loop, ASYNC_RUN_NOWAIT); /* a turn does not move it either */
+  assert_int_equal(async_now_ns(&loop), 3017);
+  test_loop_close(&loop);
+}
+
+static void test_deadline_counts_from_virtual_now(void **state) {
+  async_loop_t loop;
+  async_timer_t t;
+  (void)state;
+  fired = 0;
+  init_clock_at(&loop, ASYNC_CLOCK_VIRTUAL, 1000 * MS);
+  async_loop_advance(&loop, 100 * MS);
+  async_timer_init(&loop, &t);
+  async_timer_start(&t, record, 5, 0);
+  assert_int_equal(async_timer_get_due_in_ns(&t), 5 * MS);
+  async_loop_advance(&loop, 5 * MS);
+  async_run(&loop, ASYNC_RUN_NOWAIT);
+  assert_int_equal(fired, 1);
+  assert_int_equal(seen_ms, 1105);
+  test_loop_close(&loop);
+}
+
+#define STEP_TIMERS 1000
+static async_timer_t step_t[STEP_TIMERS];
+static uint64_t step_timeout[STEP_TIMERS];
+static int step_fired, step_late;
+static void step_cb(async_timer_t *t) {
+  int i = (int)(t - step_t);
+  step_fired++;
+  /* stepping 1 ms at a time: each runs in the step that reaches its deadline */
+  if (async_now(t->loop) != step_timeout[i])
+    step_late++;
+}
+
+static void test_stepping_runs_exactly_the_due_timers(void **state) {
+  async_loop_t loop;
+  (void)state;
+  step_fired = step_late = 0;
+  test_loop_init_clock(&loop, ASYNC_CLOCK_VIRTUAL);
+  for (int i = 0; i < STEP_TIMERS; i++) {
+    step_timeout[i] = (uint64_t)((i * 7907) % 200) + 1;
+    async_timer_init(&loop, &step_t[i]);
+    async_timer_start(&step_t[i], step_cb, step_timeout[i], 0);
+  }
+  for (uint64_t ms = 1; ms <= 200; ms++) {
+    int due = 0;
+    async_loop_advance(&loop, MS);
+    async_run(&loop, ASYNC_RUN_NOWAIT);
+    for (int i = 0; i < STEP_TIMERS; i++)
+      due += step_timeout[i] <= ms;
+    assert_int_equal(step_fired, due);
+  }
+  assert_int_equal(step_late, 0);
+  assert_false(async_loop_alive(&loop));
+  test_loop_close(&loop);
+}
+
+static async_timer_t later_timer;
+static void advance_inside(async_timer_t *t) {
+  fired++;
+  async_loop_advance(t->loop, 10 * MS);
+}
+
+static void test_advance_from_a_callback_runs_next_turn(void **state) {
+  async_loop_t loop;
+  async_timer_t first;
+  (void)state;
+  fired = 0;
+  test_loop_init_clock(&loop, ASYNC_CLOCK_VIRTUAL);
+  async_timer_init(&loop, &first);
+  async_timer_init(&loop, &later_timer);
+  async_timer_start(&first, advance_inside, 1, 0);
+  async_timer_start(&later_timer, record, 5, 0);
+  async_loop_advance(&loop, MS);
+  async_run(&loop, ASYNC_RUN_NOWAIT);
+  assert_int_equal(fired, 1); /* the 5 ms timer became due during the phase: next turn */
+  assert_int_equal(async_now(&loop), 11);
+  async_run(&loop, ASYNC_RUN_NOWAIT);
+  assert_int_equal(fired, 2);
+  assert_int_equal(seen_ms, 11);
+  test_loop_close(&loop);
+}
+
+/* ---- autojump: more ------------------------------------------------------------------ */
+
+static uint64_t seen_list[8];
+static int nseen;
+static void record_list(async_timer_t *t) {
+  seen_list[nseen++] = async_now(t->loop);
+}
+
+static void test_autojump_steps_through_each_deadline(void **state) {
+  async_loop_t loop;
+  async_timer_t t[3];
+  (void)state;
+  nseen = 0;
+  init_clock_at(&loop, ASYNC_CLOCK_AUTOJUMP, 7000 * MS);
+  for (int i = 0; i < 3; i++)
+    async_timer_init(&loop, &t[i]);
+  async_timer_start(&t[2], record_list, 3000, 0);
+  async_timer_start(&t[0], record_list, 1000, 0);
+  async_timer_start(&t[1], record_list, 2000, 0);
+  assert_int_equal(async_run(&loop, ASYNC_RUN_DEFAULT), 0);
+  assert_int_equal(nseen, 3);
+  assert_int_equal(seen_list[0], 8000);
+  assert_int_equal(seen_list[1], 9000);
+  assert_int_equal(seen_list[2], 10000);
+  assert_int_equal(async_now(&loop), 10000);
+  test_loop_close(&loop);
+}
+
+static void test_autojump_far_from_zero(void **state) {
+  async_loop_t loop;
+  async_timer_t t;
+  const uint64_t start = UINT64_C(1) << 62;
+  (void)state;
+  fired = 0;
+  init_clock_at(&loop, ASYNC_CLOCK_AUTOJUMP, start);
+  async_timer_init(&loop, &t);
+  async_timer_start_ns(&t, record, 1234567, 0);
+  assert_int_equal(async_run(&loop, ASYNC_RUN_DEFAULT), 0);
+  assert_int_equal(fired, 1);
+  assert_int_equal(async_now_ns(&loop), start + 1234567);
+  test_loop_close(&loop);
+}
+
+static int idle_calls;
+static uint64_t idle_saw_other;
+static void idle_watch_clock(async_idle_t *h) {
+  if (async_now_ns(h->loop) != 0)
+    idle_saw_other++;
+  if (++idle_calls == 5)
+    async_idle_stop(h);
+}
+
+static void test_autojump_waits_while_idle_is_active(void **state) {
+  async_loop_t loop;
+  async_timer_t t;
+  async_idle_t i;
+  (void)state;
+  fired = 0;
+  idle_calls = 0;
+  idle_saw_other = 0;
+  test_loop_init_clock(&loop, ASYNC_CLOCK_AUTOJUMP);
+  async_timer_init(&loop, &t);
+  async_timer_start(&t, record, 1000, 0);
+  async_idle_init(&loop, &i);
+  async_idle_start(&i, idle_watch_clock);
+  assert_int_equal(async_run(&loop, ASYNC_RUN_DEFAULT), 0);
+  assert_int_equal(idle_calls, 5);
+  assert_int_equal(idle_saw_other, 0); /* no jump while the idle hook kept turns coming */
+  assert_int_equal(seen_ms, 1000);
+  test_loop_close(&loop);
+}
+
+static void test_autojump_once_runs_the_next_timer(void **state) {
+  async_loop_t loop;
+  async_timer_t a, b;
+  (void)state;
+  nseen = 0;
+  test_loop_init_clock(&loop, ASYNC_CLOCK_AUTOJUMP);
+  async_timer_init(&loop, &a);
+  async_timer_init(&loop, &b);
+  async_timer_start(&a, record_list, 100, 0);
+  async_timer_start(&b, record_list, 200, 0);
+  assert_int_equal(async_run(&loop, ASYNC_RUN_ONCE), 1);
+  assert_int_equal(nseen, 1);
+  assert_int_equal(seen_list[0], 100);
+  assert_int_equal(async_run(&loop, ASYNC_RUN_ONCE), 0);
+  assert_int_equal(nseen, 2);
+  assert_int_equal(seen_list[1], 200);
+  test_loop_close(&loop);
+}
+
+static void test_autojump_update_time_is_a_no_op(void **state) {
+  async_loop_t loop;
+  async_timer_t t;
+  (void)state;
+  init_clock_at(&loop, ASYNC_CLOCK_AUTOJUMP, 42 * MS);
+  async_update_time(&loop);
+  assert_int_equal(async_now_ns(&loop), 42 * MS);
+  assert_int_equal(async_loop_advance(&loop, MS), 0); /* advance works on autojump too */
+  assert_int_equal(async_now_ns(&loop), 43 * MS);
+  /* Nothing to wait for: nothing to jump to. */
+  async_timer_init(&loop, &t);
+  async_timer_start(&t, record, 500, 0);
+  async_unref((async_handle_t *)&t);
+  assert_int_equal(async_run(&loop, ASYNC_RUN_DEFAULT), 0);
+  assert_int_equal(async_now_ns(&loop), 43 * MS);
+  test_loop_close(&loop);
+}
+
+static async_wakeup_t jump_wakeup;
+static void close_wakeup_timer(async_timer_t *t) {
+  record(t);
+  async_close((async_handle_t *)&jump_wakeup, NULL);
+}
+
+static void test_autojump_beside_a_quiet_wakeup(void **state) {
+  async_loop_t loop;
+  async_timer_t t;
+  (void)state;
+  fired = 0;
+  test_loop_init_clock(&loop, ASYNC_CLOCK_AUTOJUMP);
+  assert_int_equal(async_wakeup_init(&loop, &jump_wakeup, on_wakeup), 0);
+  async_timer_init(&loop, &t);
+  async_timer_start(&t, close_wakeup_timer, 5000, 0);
+  /* The wakeup keeps the loop alive but never fires: the clock still jumps. */
+  assert_int_equal(async_run(&loop, ASYNC_RUN_DEFAULT), 0);
+  assert_int_equal(fired, 1);
+  assert_int_equal(seen_ms, 5000);
+  test_loop_close(&loop);
+}
+
+static uint64_t watch_saw_ns;
+static void read_and_stop(async_watch_t *w, int status, unsigned events) {
+  char c;
+  (void)events;
+  assert_int_equal(status, 0);
+  assert_int_equal(read(w->fd, &c, 1), 1);
+  watch_saw_ns = async_now_ns(w->loop);
+  nseen = fired; /* how many timers ran before the I/O */
+  async_watch_stop(w);
+}
+
+static void test_autojump_does_not_jump_past_ready_io(void **state) {
+  async_loop_t loop;
+  async_timer_t t;
+  async_watch_t w;
+  int fds[2];
+  (void)state;
+  fired = 0;
+  nseen = -1;
+  watch_saw_ns = UINT64_MAX;
+  test_loop_init_clock(&loop, ASYNC_CLOCK_AUTOJUMP);
+  if (!test_has_caps(&loop, ASYNC_CAP_FD_WATCH)) {
+    test_loop_close(&loop);
+    skip();
+  }
+  assert_int_equal(pipe(fds), 0);
+  assert_int_equal(write(fds[1], "x", 1), 1);
+  async_timer_init(&loop, &t);
+  async_timer_start(&t, record, 10000, 0);
+  assert_int_equal(async_watch_init(&loop, &w, fds[0]), 0);
+  assert_int_equal(async_watch_start(&w, ASYNC_READABLE, read_and_stop), 0);
+  assert_int_equal(async_run(&loop, ASYNC_RUN_DEFAULT), 0);
+  assert_int_equal(watch_saw_ns, 0);
+  assert_int_equal(nseen, 0);
+  assert_int_equal(fired, 1);
+  assert_int_equal(seen_ms, 10000);
+  test_loop_close(&loop);
+  close(fds[0]);
+  close(fds[1]);
+}
+
+/* ---- real clock: more ---------------------------------------------------------------- */
+
+static void test_real_now_taken_at_init(void **state) {
+  async_loop_t loop;
+  uint64_t before, after;
+  (void)state;
+  before = async_hrtime();
+  test_loop_init(&loop);
+  after = async_hrtime();
+  assert_true(async_now_ns(&loop) >= before);
+  assert_true(async_now_ns(&loop) <= after);
+  assert_int_equal(async_loop_advance(&loop, 0), ASYNC_EINVAL);
+  test_loop_close(&loop);
+}
+
+static uint64_t now_seen[2];
+static int nnow;
+static void busy_then_record(async_timer_t *t) {
+  uint64_t until = async_hrtime() + 2 * MS;
+  now_seen[nnow++] = async_now_ns(t->loop);
+  while (async_hrtime() < until)
+    ;
+}
+
+static void test_now_is_fixed_within_a_turn(void **state) {
+  async_loop_t loop;
+  async_timer_t a, b;
+  uint64_t until;
+  (void)state;
+  nnow = 0;
+  test_loop_init(&loop);
+  async_timer_init(&loop, &a);
+  async_timer_init(&loop, &b);
+  async_timer_start(&a, busy_then_record, 0, 0);
+  async_timer_start(&b, busy_then_record, 0, 0);
+  until = async_hrtime() + MS;
+  while (async_hrtime() < until) /* both surely due at the next turn */
+    ;
+  assert_int_equal(async_run(&loop, ASYNC_RUN_NOWAIT), 0);
+  assert_int_equal(nnow, 2);
+  /* The first callback spent 2 ms; the second still reads the turn's time. */
+  assert_int_equal(now_seen[1], now_seen[0]);
+  assert_true(async_hrtime() >= now_seen[0] + 4 * MS);
+  test_loop_close(&loop);
+}
+
 static const struct CMUnitTest tests[] = {
   TEST(test_virtual_starts_where_told),
   TEST(test_advance_refused_on_real_clock),
@@ -204,6 +524,19 @@ static const struct CMUnitTest tests[] = {
   TEST(test_ns_timer_exact_on_virtual_clock),
   TEST(test_hrtime_monotonic),
   TEST(test_real_clock_updates),
+  TEST(test_advances_accumulate),
+  TEST(test_deadline_counts_from_virtual_now),
+  TEST(test_stepping_runs_exactly_the_due_timers),
+  TEST(test_advance_from_a_callback_runs_next_turn),
+  TEST(test_autojump_steps_through_each_deadline),
+  TEST(test_autojump_far_from_zero),
+  TEST(test_autojump_waits_while_idle_is_active),
+  TEST(test_autojump_once_runs_the_next_timer),
+  TEST(test_autojump_update_time_is_a_no_op),
+  TEST(test_autojump_beside_a_quiet_wakeup),
+  TEST(test_autojump_does_not_jump_past_ready_io),
+  TEST(test_real_now_taken_at_init),
+  TEST(test_now_is_fixed_within_a_turn),
 };
 
 TEST_MAIN("clock", tests)

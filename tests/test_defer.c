@@ -376,23 +376,38 @@ static void test_queued_by_close_callback_still_runs(void **state) {
   test_loop_close(&loop);
 }
 
-static void test_pending_defer_unblocks_once_with_only_hooks(void **state) {
+static async_defer_t from_prepare;
+static int64_t timeout_in_prepare;
+static void prepare_queues(async_prepare_t *h) {
+  idle_runs++;
+  async_defer(h->loop, &from_prepare, record);
+  timeout_in_prepare = async_backend_timeout_ns(h->loop);
+}
+
+static void test_defer_queued_before_poll_keeps_once_from_blocking(void **state) {
   async_loop_t loop;
   async_prepare_t p;
-  async_defer_t d;
   (void)state;
   reset();
+  idle_runs = 0;
+  timeout_in_prepare = -7;
   test_loop_init(&loop);
   async_prepare_init(&loop, &p);
-  async_prepare_start(&p, idle_count);
-  async_defer_init(&d);
-  d.data = (void *)(intptr_t)'q';
-  async_defer(&loop, &d, record);
-  /* An active prepare hook alone would let the poll sleep forever. */
-  assert_int_equal(async_backend_timeout(&loop), 0);
-  assert_int_equal(async_run(&loop, ASYNC_RUN_ONCE), 1);
-  assert_string_equal(trace, "q");
+  async_prepare_start(&p, prepare_queues);
+  async_defer_init(&from_prepare);
+  from_prepare.data = (void *)(intptr_t)'q';
+  /* An active prepare hook alone lets the poll sleep forever... */
   assert_int_equal(async_backend_timeout(&loop), -1);
+  /* ...but the call it queues right before the poll makes the poll return at once. */
+  assert_int_equal(async_run(&loop, ASYNC_RUN_ONCE), 1);
+  assert_int_equal(idle_runs, 1);
+  assert_int_equal(timeout_in_prepare, 0);
+  assert_string_equal(trace, "");
+  assert_int_equal(async_run(&loop, ASYNC_RUN_ONCE), 1);
+  assert_int_equal(idle_runs, 2);
+  assert_string_equal(trace, "q");
+  async_prepare_stop(&p);
+  async_defer_cancel(&from_prepare);
   test_loop_close(&loop);
 }
 
@@ -459,7 +474,7 @@ static const struct CMUnitTest tests[] = {
   TEST(test_runs_after_due_timers),
   TEST(test_queued_by_idle_runs_next_turn_before_idle),
   TEST(test_queued_by_close_callback_still_runs),
-  TEST(test_pending_defer_unblocks_once_with_only_hooks),
+  TEST(test_defer_queued_before_poll_keeps_once_from_blocking),
   TEST(test_cancel_every_later_call),
   TEST(test_record_moves_between_loops),
 };

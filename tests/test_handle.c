@@ -725,7 +725,34 @@ static void test_many_mixed_handles_freed_on_close(void **state) {
   test_loop_close(&loop);
 }
 
+static void test_stop_on_closing_handles_refused(void **state) {
+  async_loop_t loop;
+  async_timer_t t;
+  async_idle_t i;
+  async_watch_t w;
+  int fds[2];
+  (void)state;
+  test_loop_init(&loop);
+  assert_int_equal(pipe(fds), 0);
+  async_timer_init(&loop, &t);
+  async_idle_init(&loop, &i);
+  async_watch_init(&loop, &w, fds[0]);
+  async_close((async_handle_t *)&t, NULL);
+  async_close((async_handle_t *)&i, NULL);
+  async_close((async_handle_t *)&w, NULL);
+  assert_int_equal(async_timer_stop(&t), ASYNC_EINVAL);
+  assert_int_equal(async_idle_stop(&i), ASYNC_EINVAL);
+  assert_int_equal(async_watch_stop(&w), ASYNC_EINVAL);
+  async_run(&loop, ASYNC_RUN_DEFAULT);
+  assert_int_equal(async_timer_stop(&t), ASYNC_EINVAL); /* closed */
+  assert_int_equal(async_watch_start(&w, ASYNC_READABLE, NULL), ASYNC_EINVAL);
+  test_loop_close(&loop);
+  close(fds[0]);
+  close(fds[1]);
+}
+
 static const struct CMUnitTest tests[] = {
+  TEST(test_stop_on_closing_handles_refused),
   TEST(test_close_null_and_twice),
   TEST(test_close_callbacks_in_close_order),
   TEST(test_close_stops_active_handles),

@@ -4,7 +4,6 @@
 #define ASYNC_UNIX_H
 
 #include <errno.h>
-#include <netdb.h>
 #include <pthread.h>
 #include <sys/socket.h>
 

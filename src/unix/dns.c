@@ -1,6 +1,7 @@
 /* getaddrinfo and getnameinfo on the thread pool. */
 #include "unix.h"
 
+#include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,8 +31,14 @@ static int eai_error(int rc) {
 static void gai_work(async_work_t *w) {
   async_getaddrinfo_t *req = (async_getaddrinfo_t *)w;
   req->addrinfo = NULL;
+  struct addrinfo hints;
+  memset(&hints, 0, sizeof(hints));
+  hints.ai_flags = req->hints_[0];
+  hints.ai_family = req->hints_[1];
+  hints.ai_socktype = req->hints_[2];
+  hints.ai_protocol = req->hints_[3];
   req->status_ = eai_error(getaddrinfo(req->node_, req->service_,
-                                       req->has_hints_ ? &req->hints_ : NULL, &req->addrinfo));
+                                       req->has_hints_ ? &hints : NULL, &req->addrinfo));
 }
 
 static void gni_work(async_work_t *w) {
@@ -76,11 +83,10 @@ int async_getaddrinfo(async_loop_t *loop, async_getaddrinfo_t *req, async_getadd
   req->addrinfo = NULL;
   req->has_hints_ = hints != NULL;
   if (hints != NULL) {
-    memset(&req->hints_, 0, sizeof(req->hints_));
-    req->hints_.ai_flags = hints->ai_flags;
-    req->hints_.ai_family = hints->ai_family;
-    req->hints_.ai_socktype = hints->ai_socktype;
-    req->hints_.ai_protocol = hints->ai_protocol;
+    req->hints_[0] = hints->ai_flags;
+    req->hints_[1] = hints->ai_family;
+    req->hints_[2] = hints->ai_socktype;
+    req->hints_[3] = hints->ai_protocol;
   }
   if (cb == NULL) { /* synchronous: no copies needed */
     req->node_ = (char *)node;

@@ -38,7 +38,7 @@ int async_watch_start(async_watch_t *w, unsigned events, async_watch_cb cb) {
 }
 
 int async_watch_stop(async_watch_t *w) {
-  if (w == NULL)
+  if (w == NULL || async__is_closing(w))
     return ASYNC_EINVAL;
   if (async__is_active(w)) {
     async__io_set(w->loop, w->fd, 0);
