@@ -1,7 +1,8 @@
 /* libasync: a portable asynchronous event loop.
  *
  * Threading: everything here belongs to the thread that runs the loop, except
- * async_wakeup_send(), which any thread (or a signal handler) may call.
+ * async_wakeup_send(), which any thread (or a signal handler) may call, and
+ * the work callbacks of the thread pool, which run on its threads.
  * Errors: every call that can fail returns 0 or a negative ASYNC_E* code.
  * Memory: the caller owns every loop, handle and request; the library keeps
  * pointers to them until the close callback (or request callback) has run. */
@@ -44,6 +45,7 @@ typedef struct async_hook_s async_prepare_t;
 typedef struct async_hook_s async_check_t;
 typedef struct async_watch_s async_watch_t;
 typedef struct async_wakeup_s async_wakeup_t;
+typedef struct async_signal_s async_signal_t;
 typedef struct async_defer_s async_defer_t;
 typedef struct async_req_s async_req_t;
 typedef struct async_work_s async_work_t;
@@ -55,6 +57,7 @@ typedef void (*async_timer_cb)(async_timer_t *timer);
 typedef void (*async_hook_cb)(struct async_hook_s *hook);
 typedef void (*async_watch_cb)(async_watch_t *w, int status, unsigned events);
 typedef void (*async_wakeup_cb)(async_wakeup_t *w);
+typedef void (*async_signal_cb)(async_signal_t *h, int signum);
 typedef void (*async_defer_cb)(async_defer_t *d);
 typedef void (*async_walk_cb)(async_handle_t *handle, void *arg);
 typedef void (*async_work_cb)(async_work_t *req);
@@ -71,6 +74,7 @@ union async__cb {
   async_hook_cb hook;
   async_watch_cb watch;
   async_wakeup_cb wakeup;
+  async_signal_cb signal;
 };
 
 /* Private: an intrusive circular list node. */
@@ -329,6 +333,7 @@ typedef enum {
   ASYNC_CHECK,
   ASYNC_WATCH,
   ASYNC_WAKEUP,
+  ASYNC_SIGNAL,
   ASYNC_HANDLE_TYPE_MAX
 } async_handle_type;
 
@@ -491,6 +496,32 @@ ASYNC_EXTERN int async_wakeup_init(async_loop_t *loop, async_wakeup_t *w, async_
  * is closing. A send under way when the handle is closed finishes before the
  * close callback runs; no send may start after the close callback. */
 ASYNC_EXTERN int async_wakeup_send(async_wakeup_t *w);
+
+/* ---- signals ------------------------------------------------------------------ */
+
+struct async_signal_s {
+  ASYNC_HANDLE_FIELDS
+  int signum;     /* the signal being watched, 0 when stopped */
+  int oneshot_;
+  struct async__link link_;
+};
+
+/* Initialises a stopped signal handle. ASYNC_EINVAL for NULL, ASYNC_ENOTSUP
+ * where the loop lacks ASYNC_CAP_SIGNAL, ASYNC_ENOMEM. */
+ASYNC_EXTERN int async_signal_init(async_loop_t *loop, async_signal_t *h);
+/* Calls cb(h, signum) on the loop thread after signum is delivered to the
+ * process. Deliveries coalesce: a burst gives at least one callback after its
+ * last signal. Every started handle for the signal, in every loop, is called.
+ * The first handle for a signal installs the library's handler; stopping the
+ * last restores the disposition that was there before. Errors: ASYNC_EINVAL
+ * (NULL, NULL cb, invalid signum, SIGKILL, SIGSTOP, closing handle),
+ * ASYNC_EALREADY (already started: stop it first), system errors from sigaction. */
+ASYNC_EXTERN int async_signal_start(async_signal_t *h, async_signal_cb cb, int signum);
+/* Same, but the handle stops itself before its first callback. */
+ASYNC_EXTERN int async_signal_start_oneshot(async_signal_t *h, async_signal_cb cb, int signum);
+/* Stops watching (a stopped handle may be stopped again). ASYNC_EINVAL for
+ * NULL or a closing handle. */
+ASYNC_EXTERN int async_signal_stop(async_signal_t *h);
 
 /* ---- the loop itself -------------------------------------------------------- */
 

@@ -80,7 +80,7 @@ async_handle_type async_handle_get_type(const async_handle_t *h) {
 
 const char *async_handle_type_name(async_handle_type type) {
   static const char *const names[ASYNC_HANDLE_TYPE_MAX] = {
-    NULL, "timer", "idle", "prepare", "check", "watch", "wakeup"};
+    NULL, "timer", "idle", "prepare", "check", "watch", "wakeup", "signal"};
   return (unsigned)type < ASYNC_HANDLE_TYPE_MAX ? names[type] : NULL;
 }
 
@@ -92,6 +92,7 @@ size_t async_handle_size(async_handle_type type) {
   case ASYNC_CHECK: return sizeof(struct async_hook_s);
   case ASYNC_WATCH: return sizeof(async_watch_t);
   case ASYNC_WAKEUP: return sizeof(async_wakeup_t);
+  case ASYNC_SIGNAL: return sizeof(async_signal_t);
   default: return 0;
   }
 }
@@ -116,6 +117,7 @@ int async_close(async_handle_t *h, async_close_cb close_cb) {
   case ASYNC_CHECK: async__hook_close((struct async_hook_s *)h); break;
   case ASYNC_WATCH: async__watch_close((async_watch_t *)h); break;
   case ASYNC_WAKEUP: async__wakeup_close((async_wakeup_t *)h); break;
+  case ASYNC_SIGNAL: async__signal_close((async_signal_t *)h); break;
   default: return ASYNC_EINVAL;
   }
   loop = h->loop;

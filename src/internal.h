@@ -125,6 +125,7 @@ int async__io_poll(async_loop_t *loop, int64_t timeout_ns);
 long async__process_fd_limit(void);
 void async__watch_close(async_watch_t *w);
 void async__wakeup_close(async_wakeup_t *w);
+void async__signal_close(async_signal_t *h);
 int async__wakeup_close_ready(const async_wakeup_t *w);
 
 #endif /* ASYNC_INTERNAL_H */

@@ -86,6 +86,10 @@ typedef pthread_t async__thread_t;
   int wake_wfd_;          /* same as wake_rfd_ for eventfd */                 \
   int wake_pending_;      /* a wake byte is in flight */                      \
   struct async_watch_s wake_watch_;                                           \
-  struct async__link wakeups_;
+  struct async__link wakeups_;                                                \
+  struct async__link signals_;  /* this loop's started signal handles */      \
+  uint64_t signals_pending_;    /* bit n: signal n+1 arrived (set by handlers) */ \
+  uint16_t signal_users_[64];   /* started handles per signal */             \
+  int signal_slot_;             /* index in the process's signal table, or -1 */
 
 #endif /* ASYNC_UNIX_H */

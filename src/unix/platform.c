@@ -15,6 +15,7 @@ int async__platform_init(async_loop_t *loop) {
   loop->io_gen_ = loop->io_gen_poll_ = 0;
   loop->wake_pending_ = 0;
   async__list_init(&loop->wakeups_);
+  async__signal_loop_init(loop);
   err = async__wake_init(loop);
   if (err != 0)
     async__io_free(loop);
@@ -22,6 +23,7 @@ int async__platform_init(async_loop_t *loop) {
 }
 
 void async__platform_close(async_loop_t *loop) {
+  async__signal_loop_close(loop);
   async__wake_close(loop, 1);
   async__io_free(loop);
 }

@@ -18,6 +18,11 @@ int async__io_reregister(async_loop_t *loop);
 void async__io_free(async_loop_t *loop);
 int async__fd_check(int fd);
 
+/* signal.c */
+void async__signal_loop_init(async_loop_t *loop);
+void async__signal_loop_close(async_loop_t *loop);
+void async__signal_dispatch(async_loop_t *loop);
+
 /* wakeup.c */
 int async__wake_init(async_loop_t *loop);
 void async__wake_close(async_loop_t *loop, int tell_backend);

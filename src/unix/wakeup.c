@@ -106,6 +106,7 @@ void async__wake_process(async_loop_t *loop) {
     ;
   async__atomic_store(&loop->wake_pending_, 0);
   async__work_done_run(loop);
+  async__signal_dispatch(loop);
   async__list_move(&loop->wakeups_, &batch);
   while (!async__list_empty(&batch)) {
     struct async__link *n = batch.next;
