@@ -60,17 +60,61 @@ int test_has_caps(const async_loop_t *loop, unsigned caps) {
 
 static int fd_baseline;
 
+/* The library's allocations during a test, counted through the replaceable
+ * allocator: blocks come straight from the C library, so a test that installs
+ * an allocator of its own mixes with these safely. */
+static long live_blocks;
+static void *count_malloc(size_t n) {
+  void *p = malloc(n);
+  if (p != NULL)
+    __atomic_add_fetch(&live_blocks, 1, __ATOMIC_RELAXED);
+  return p;
+}
+static void *count_calloc(size_t c, size_t n) {
+  void *p = calloc(c, n);
+  if (p != NULL)
+    __atomic_add_fetch(&live_blocks, 1, __ATOMIC_RELAXED);
+  return p;
+}
+static void *count_realloc(void *old, size_t n) {
+  void *p = realloc(old, n);
+  if (old == NULL && p != NULL)
+    __atomic_add_fetch(&live_blocks, 1, __ATOMIC_RELAXED);
+  return p;
+}
+static void count_free(void *p) {
+  if (p != NULL)
+    __atomic_sub_fetch(&live_blocks, 1, __ATOMIC_RELAXED);
+  free(p);
+}
+
 int test_fd_setup(void **state) {
   (void)state;
+  async_threadpool_shutdown(); /* the pool's own memory is not the test's */
+  __atomic_store_n(&live_blocks, 0, __ATOMIC_RELAXED);
+  if (async_replace_allocator(count_malloc, count_realloc, count_calloc, count_free) != 0) {
+    fprintf(stderr, "a loop is still open before the test\n");
+    return -1;
+  }
   fd_baseline = test_fd_count();
   return 0;
 }
 
+/* No fd and no byte of the library's may outlive a test. */
 int test_fd_teardown(void **state) {
+  int now;
+  long blocks;
   (void)state;
-  int now = test_fd_count();
+  async_threadpool_shutdown();
+  now = test_fd_count();
+  blocks = __atomic_load_n(&live_blocks, __ATOMIC_RELAXED);
+  async_replace_allocator(malloc, realloc, calloc, free);
   if (now != fd_baseline) {
     fprintf(stderr, "fd leak: %d open before the test, %d after\n", fd_baseline, now);
+    return -1;
+  }
+  if (blocks != 0) {
+    fprintf(stderr, "memory leak: %ld blocks of the library still allocated\n", blocks);
     return -1;
   }
   return 0;

@@ -25,12 +25,13 @@ int test_fd_count(void);
 /* True if the loop under test offers every bit of caps. */
 int test_has_caps(const async_loop_t *loop, unsigned caps);
 
-/* cmocka group setup/teardown that assert no fd leaked across a test:
+/* cmocka setup/teardown that assert no fd and no block of the library's
+ * memory outlives a test (the library's allocator counts blocks meanwhile):
  * use as cmocka_unit_test_setup_teardown(fn, test_fd_setup, test_fd_teardown). */
 int test_fd_setup(void **state);
 int test_fd_teardown(void **state);
 
-/* A unit test whose fd count must be the same before and after. */
+/* A unit test that must leave no fd and no allocation behind. */
 #define TEST(fn) cmocka_unit_test_setup_teardown(fn, test_fd_setup, test_fd_teardown)
 
 /* Runs a group named after the area and the backend. */
