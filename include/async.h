@@ -46,6 +46,8 @@ typedef struct async_hook_s async_check_t;
 typedef struct async_watch_s async_watch_t;
 typedef struct async_wakeup_s async_wakeup_t;
 typedef struct async_signal_s async_signal_t;
+typedef struct async_udp_s async_udp_t;
+typedef struct async_udp_send_s async_udp_send_t;
 typedef struct async_defer_s async_defer_t;
 typedef struct async_req_s async_req_t;
 typedef struct async_work_s async_work_t;
@@ -58,6 +60,22 @@ typedef void (*async_hook_cb)(struct async_hook_s *hook);
 typedef void (*async_watch_cb)(async_watch_t *w, int status, unsigned events);
 typedef void (*async_wakeup_cb)(async_wakeup_t *w);
 typedef void (*async_signal_cb)(async_signal_t *h, int signum);
+
+/* A buffer: base and length (the layout of struct iovec on Unix). */
+typedef struct async_buf_s {
+  char *base;
+  size_t len;
+} async_buf_t;
+
+/* Asks for a receive buffer of suggested_size bytes (or any size): set
+ * buf->base = NULL or buf->len = 0 to receive nothing this time. */
+typedef void (*async_alloc_cb)(async_handle_t *handle, size_t suggested_size, async_buf_t *buf);
+typedef void (*async_udp_send_cb)(async_udp_send_t *req, int status);
+/* nread bytes arrived from addr into buf (nread 0 with addr NULL: nothing
+ * more for now, the buffer may be reused; negative: an error). flags has
+ * ASYNC_UDP_PARTIAL when the datagram was larger than the buffer. */
+typedef void (*async_udp_recv_cb)(async_udp_t *udp, long nread, const async_buf_t *buf,
+                                  const struct sockaddr *addr, unsigned flags);
 typedef void (*async_defer_cb)(async_defer_t *d);
 typedef void (*async_walk_cb)(async_handle_t *handle, void *arg);
 typedef void (*async_work_cb)(async_work_t *req);
@@ -75,6 +93,7 @@ union async__cb {
   async_watch_cb watch;
   async_wakeup_cb wakeup;
   async_signal_cb signal;
+  async_udp_recv_cb udp_recv;
 };
 
 /* Private: an intrusive circular list node. */
@@ -334,6 +353,7 @@ typedef enum {
   ASYNC_WATCH,
   ASYNC_WAKEUP,
   ASYNC_SIGNAL,
+  ASYNC_UDP,
   ASYNC_HANDLE_TYPE_MAX
 } async_handle_type;
 
@@ -565,6 +585,7 @@ typedef enum {
   ASYNC_WORK,
   ASYNC_GETADDRINFO,
   ASYNC_GETNAMEINFO,
+  ASYNC_UDP_SEND,
   ASYNC_REQ_TYPE_MAX
 } async_req_type;
 
@@ -652,6 +673,86 @@ struct async_getnameinfo_s {
 ASYNC_EXTERN int async_getnameinfo(async_loop_t *loop, async_getnameinfo_t *req,
                                    async_getnameinfo_cb cb, const struct sockaddr *addr,
                                    int flags);
+
+/* ---- UDP ---------------------------------------------------------------------- */
+
+enum async_udp_flags {
+  ASYNC_UDP_IPV6ONLY = 1,  /* bind: no IPv4-mapped addresses on an IPv6 socket */
+  ASYNC_UDP_REUSEADDR = 2, /* bind: SO_REUSEADDR */
+  ASYNC_UDP_REUSEPORT = 4, /* bind: SO_REUSEPORT, several sockets share the port */
+  ASYNC_UDP_PARTIAL = 8    /* recv: the datagram was truncated to the buffer */
+};
+
+enum async_membership { ASYNC_LEAVE_GROUP = 0, ASYNC_JOIN_GROUP };
+
+struct async_udp_s {
+  ASYNC_HANDLE_FIELDS
+  size_t send_queue_size;   /* bytes waiting to be sent */
+  size_t send_queue_count;  /* requests waiting */
+  int fd_;
+  unsigned udp_flags_;
+  async_alloc_cb alloc_cb_;
+  struct async__link queue_; /* send requests not yet sent */
+  struct async__link done_;  /* sent or failed, callbacks pending */
+  async_defer_t report_;     /* runs the callbacks of sends finished at once */
+  async_watch_t io_;
+};
+
+struct async_udp_send_s {
+  ASYNC_REQ_FIELDS
+  async_udp_t *handle;
+  async_udp_send_cb cb_;
+  async_buf_t *bufs_;
+  unsigned nbufs_;
+  async_buf_t small_[4];
+  struct sockaddr_storage addr_;
+  int has_addr_;
+};
+
+/* Initialises a UDP handle; the socket is created at bind/connect/send time
+ * (with the address's family), or now with async_udp_init_ex (AF_INET,
+ * AF_INET6, or AF_UNSPEC for later). ASYNC_EINVAL (NULL, other family),
+ * ASYNC_ENOTSUP without ASYNC_CAP_UDP, system errors. */
+ASYNC_EXTERN int async_udp_init(async_loop_t *loop, async_udp_t *udp);
+ASYNC_EXTERN int async_udp_init_ex(async_loop_t *loop, async_udp_t *udp, int family);
+/* Adopts an existing datagram socket (made non-blocking). ASYNC_EBUSY if the
+ * handle has a socket, ASYNC_EINVAL for a negative fd, ASYNC_ENOTSOCK/EBADF. */
+ASYNC_EXTERN int async_udp_open(async_udp_t *udp, int fd);
+/* Binds to addr (IPv4 or IPv6) with ASYNC_UDP_* flags. ASYNC_EADDRINUSE,
+ * ASYNC_EINVAL (NULL, unknown flags or family), system errors. */
+ASYNC_EXTERN int async_udp_bind(async_udp_t *udp, const struct sockaddr *addr, unsigned flags);
+/* Sets the default peer (addr NULL: removes it). ASYNC_EISCONN when already
+ * connected, ASYNC_ENOTCONN removing a peer that was never set. */
+ASYNC_EXTERN int async_udp_connect(async_udp_t *udp, const struct sockaddr *addr);
+ASYNC_EXTERN int async_udp_getsockname(const async_udp_t *udp, struct sockaddr *name, int *namelen);
+ASYNC_EXTERN int async_udp_getpeername(const async_udp_t *udp, struct sockaddr *name, int *namelen);
+/* Queues a datagram (the bufs concatenated) to addr (NULL: the connected
+ * peer). cb runs from the loop once sent (status 0) or failed; never inside
+ * this call. The buffers must stay valid until then. ASYNC_EINVAL (NULL
+ * arguments, addr on a connected socket or none on an unconnected one,
+ * closing handle), ASYNC_ENOMEM. */
+ASYNC_EXTERN int async_udp_send(async_udp_send_t *req, async_udp_t *udp, const async_buf_t bufs[],
+                                unsigned nbufs, const struct sockaddr *addr, async_udp_send_cb cb);
+/* Sends now if the kernel takes it and nothing is queued: returns the bytes
+ * sent, ASYNC_EAGAIN otherwise, or an error. */
+ASYNC_EXTERN long async_udp_try_send(async_udp_t *udp, const async_buf_t bufs[], unsigned nbufs,
+                                     const struct sockaddr *addr);
+/* Starts receiving (several datagrams per wakeup where recvmmsg exists).
+ * ASYNC_EALREADY if started, ASYNC_EINVAL (NULL, closing), ASYNC_ENOTCONN
+ * if the socket is neither bound nor connected. */
+ASYNC_EXTERN int async_udp_recv_start(async_udp_t *udp, async_alloc_cb alloc_cb,
+                                      async_udp_recv_cb recv_cb);
+ASYNC_EXTERN int async_udp_recv_stop(async_udp_t *udp);
+/* Socket options. ASYNC_EINVAL for NULL or out-of-range values, ASYNC_EBADF
+ * before the handle has a socket, system errors otherwise. */
+ASYNC_EXTERN int async_udp_set_membership(async_udp_t *udp, const char *multicast_addr,
+                                          const char *interface_addr,
+                                          enum async_membership membership);
+ASYNC_EXTERN int async_udp_set_multicast_loop(async_udp_t *udp, int on);
+ASYNC_EXTERN int async_udp_set_multicast_ttl(async_udp_t *udp, int ttl);
+ASYNC_EXTERN int async_udp_set_multicast_interface(async_udp_t *udp, const char *interface_addr);
+ASYNC_EXTERN int async_udp_set_broadcast(async_udp_t *udp, int on);
+ASYNC_EXTERN int async_udp_set_ttl(async_udp_t *udp, int ttl);
 
 /* Bytes a request of the given type occupies (0 for unknown types). */
 ASYNC_EXTERN size_t async_req_size(async_req_type type);

@@ -126,6 +126,8 @@ long async__process_fd_limit(void);
 void async__watch_close(async_watch_t *w);
 void async__wakeup_close(async_wakeup_t *w);
 void async__signal_close(async_signal_t *h);
+void async__udp_close(async_udp_t *udp);
+void async__udp_finish_close(async_udp_t *udp);
 int async__wakeup_close_ready(const async_wakeup_t *w);
 
 #endif /* ASYNC_INTERNAL_H */

@@ -200,6 +200,7 @@ size_t async_req_size(async_req_type type) {
   case ASYNC_WORK: return sizeof(async_work_t);
   case ASYNC_GETADDRINFO: return sizeof(async_getaddrinfo_t);
   case ASYNC_GETNAMEINFO: return sizeof(async_getnameinfo_t);
+  case ASYNC_UDP_SEND: return sizeof(async_udp_send_t);
   default: return 0;
   }
 }
