@@ -32,13 +32,15 @@ static void handler(int signum) {
   int saved_errno = errno;
   for (int i = 0; i < MAX_SIGNAL_LOOPS; i++) {
     async_loop_t *loop;
-    async__atomic_add(&slots[i].busy, 1);
-    loop = __atomic_load_n(&slots[i].loop, __ATOMIC_ACQUIRE);
+    /* Sequentially consistent, paired with async__signal_loop_close: either
+     * this sees the slot emptied or the close sees this handler inside. */
+    __atomic_add_fetch(&slots[i].busy, 1, __ATOMIC_SEQ_CST);
+    loop = __atomic_load_n(&slots[i].loop, __ATOMIC_SEQ_CST);
     if (loop != NULL && (__atomic_load_n(&slots[i].mask, __ATOMIC_ACQUIRE) & bit(signum))) {
       __atomic_fetch_or(&loop->signals_pending_, bit(signum), __ATOMIC_ACQ_REL);
       async__wake(loop);
     }
-    async__atomic_sub(&slots[i].busy, 1);
+    __atomic_sub_fetch(&slots[i].busy, 1, __ATOMIC_SEQ_CST);
   }
   errno = saved_errno;
 }
@@ -83,9 +85,9 @@ void async__signal_loop_close(async_loop_t *loop) {
     return;
   pthread_mutex_lock(&lock);
   __atomic_store_n(&slots[i].mask, 0, __ATOMIC_RELEASE);
-  __atomic_store_n(&slots[i].loop, NULL, __ATOMIC_RELEASE);
+  __atomic_store_n(&slots[i].loop, NULL, __ATOMIC_SEQ_CST);
   pthread_mutex_unlock(&lock);
-  while (__atomic_load_n(&slots[i].busy, __ATOMIC_ACQUIRE) != 0)
+  while (__atomic_load_n(&slots[i].busy, __ATOMIC_SEQ_CST) != 0)
     sched_yield();
   loop->signal_slot_ = -1;
 }

@@ -155,7 +155,9 @@ int async_wakeup_send(async_wakeup_t *w) {
     return ASYNC_EINVAL;
   expected = IDLE;
   loop = w->loop;
-  async__atomic_add(&w->senders_, 1);
+  /* Sequentially consistent, paired with the close: either the exchange
+   * below sees CLOSED or the loop's close phase sees this sender inside. */
+  __atomic_add_fetch(&w->senders_, 1, __ATOMIC_SEQ_CST);
   if (__atomic_compare_exchange_n(&w->pending_, &expected, PENDING, 0, __ATOMIC_SEQ_CST,
                                   __ATOMIC_SEQ_CST))
     async__wake(loop);
@@ -166,10 +168,10 @@ int async_wakeup_send(async_wakeup_t *w) {
 }
 
 void async__wakeup_close(async_wakeup_t *w) {
-  async__atomic_store(&w->pending_, CLOSED);
+  __atomic_store_n(&w->pending_, CLOSED, __ATOMIC_SEQ_CST);
   async__list_remove(&w->link_);
 }
 
 int async__wakeup_close_ready(const async_wakeup_t *w) {
-  return async__atomic_load(&w->senders_) == 0;
+  return __atomic_load_n(&w->senders_, __ATOMIC_SEQ_CST) == 0;
 }
