@@ -207,19 +207,23 @@ static size_t total_len(const async_buf_t *bufs, unsigned nbufs) {
   return n;
 }
 
+/* Calls back the first finished request. */
+static void report_one(async_udp_t *udp) {
+  async_udp_send_t *req = async__container_of(udp->done_.next, async_udp_send_t, link_);
+  async__list_remove(&req->link_);
+  if (req->bufs_ != req->small_)
+    async__free(req->bufs_);
+  req->state_ = 0;
+  udp->loop->active_reqs_--;
+  if (req->cb_ != NULL)
+    req->cb_(req, req->status_);
+}
+
 /* Calls back every finished request. A callback may close the handle: the
- * rest are then cancelled by the close, which takes the list over. */
+ * rest then wait for the close phase (async__udp_finish_close). */
 static void run_done(async_udp_t *udp) {
-  while (!async__list_empty(&udp->done_) && !async__is_closing(udp)) {
-    async_udp_send_t *req = async__container_of(udp->done_.next, async_udp_send_t, link_);
-    async__list_remove(&req->link_);
-    if (req->bufs_ != req->small_)
-      async__free(req->bufs_);
-    req->state_ = 0;
-    udp->loop->active_reqs_--;
-    if (req->cb_ != NULL)
-      req->cb_(req, req->status_);
-  }
+  while (!async__list_empty(&udp->done_) && !async__is_closing(udp))
+    report_one(udp);
 }
 
 static void finish(async_udp_t *udp, async_udp_send_t *req, int status) {
@@ -401,16 +405,8 @@ void async__udp_close(async_udp_t *udp) {
 
 /* From the close phase, just before the close callback. */
 void async__udp_finish_close(async_udp_t *udp) {
-  while (!async__list_empty(&udp->done_)) {
-    async_udp_send_t *req = async__container_of(udp->done_.next, async_udp_send_t, link_);
-    async__list_remove(&req->link_);
-    if (req->bufs_ != req->small_)
-      async__free(req->bufs_);
-    req->state_ = 0;
-    udp->loop->active_reqs_--;
-    if (req->cb_ != NULL)
-      req->cb_(req, req->status_);
-  }
+  while (!async__list_empty(&udp->done_))
+    report_one(udp);
 }
 
 static int sockopt(async_udp_t *udp, int level4, int name4, int level6, int name6, int value) {
