@@ -93,7 +93,7 @@ int async_udp_init(async_loop_t *loop, async_udp_t *udp) {
 }
 
 int async_udp_open(async_udp_t *udp, int fd) {
-  int type;
+  int type, err;
   socklen_t len = sizeof(type);
   if (udp == NULL || fd < 0 || async__is_closing(udp))
     return ASYNC_EINVAL;
@@ -103,9 +103,13 @@ int async_udp_open(async_udp_t *udp, int fd) {
     return async_translate_sys_error(errno);
   if (type != SOCK_DGRAM)
     return ASYNC_EINVAL;
-  if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0)
-    return async_translate_sys_error(errno);
-  return attach(udp, fd);
+  err = attach(udp, fd); /* first: a refusal leaves the fd as it was */
+  if (err == 0 && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0) {
+    err = async_translate_sys_error(errno);
+    async__io_detach(udp->loop, fd);
+    udp->fd_ = -1;
+  }
+  return err;
 }
 
 int async_udp_bind(async_udp_t *udp, const struct sockaddr *addr, unsigned flags) {
