@@ -24,26 +24,10 @@ int async__handle_init(async_loop_t *loop, async_handle_t *h, async_handle_type 
   return 0;
 }
 
-static void count_ref(async_handle_t *h, int delta) {
+void async__handle_count_ref(async_handle_t *h, int delta) {
   h->loop->active_refs_ += (uint32_t)delta;
   if (h->type == ASYNC_TIMER)
     h->loop->active_timer_refs_ += (uint32_t)delta;
-}
-
-void async__handle_start(async_handle_t *h) {
-  if (h->flags_ & ASYNC__ACTIVE)
-    return;
-  h->flags_ |= ASYNC__ACTIVE;
-  if (h->flags_ & ASYNC__REF)
-    count_ref(h, 1);
-}
-
-void async__handle_stop(async_handle_t *h) {
-  if (!(h->flags_ & ASYNC__ACTIVE))
-    return;
-  h->flags_ &= (uint16_t)~ASYNC__ACTIVE;
-  if (h->flags_ & ASYNC__REF)
-    count_ref(h, -1);
 }
 
 void async_ref(async_handle_t *h) {
@@ -51,7 +35,7 @@ void async_ref(async_handle_t *h) {
     return;
   h->flags_ |= ASYNC__REF;
   if (h->flags_ & ASYNC__ACTIVE)
-    count_ref(h, 1);
+    async__handle_count_ref(h, 1);
 }
 
 void async_unref(async_handle_t *h) {
@@ -59,7 +43,7 @@ void async_unref(async_handle_t *h) {
     return;
   h->flags_ &= (uint16_t)~ASYNC__REF;
   if (h->flags_ & ASYNC__ACTIVE)
-    count_ref(h, -1);
+    async__handle_count_ref(h, -1);
 }
 
 int async_has_ref(const async_handle_t *h) {

@@ -85,7 +85,8 @@ int async__heap_insert(async_loop_t *loop, async_timer_t *t, uint64_t deadline) 
   v[n].key = deadline;
   t->u_.seq = loop->timer_seq_++;
   loop->timer_heap_len_ = n + 1;
-  rise(v, n, v[n]);
+  if (n > 0 && less(&v[n], &v[(n - 1) / ARITY])) /* most starts stay where they land */
+    rise(v, n, v[n]);
   loop->walk_gen_++;
   return 0;
 }

@@ -70,15 +70,39 @@ void *async__calloc(size_t count, size_t size);
 void async__free(void *ptr);
 
 /* slots.c: the loop's handle tables; element i's handle has slot_ == i. */
-int async__slots_push(struct async__slots *s, async_handle_t *h, uint64_t key);
+int async__slots_grow(struct async__slots *s);
+static inline int async__slots_push(struct async__slots *s, async_handle_t *h, uint64_t key) {
+  if (ASYNC__UNLIKELY(s->len == s->cap) && async__slots_grow(s) != 0)
+    return ASYNC_ENOMEM;
+  s->v[s->len].key = key;
+  s->v[s->len].handle = h;
+  h->slot_ = s->len++;
+  return 0;
+}
 void async__slots_remove(struct async__slots *s, uint32_t i);
 void async__slots_free(struct async__slots *s);
 
 /* handle.c */
 int async__handle_init(async_loop_t *loop, async_handle_t *h, async_handle_type type);
 void async__handle_init_internal(async_loop_t *loop, async_handle_t *h, async_handle_type type);
-void async__handle_start(async_handle_t *h);
-void async__handle_stop(async_handle_t *h);
+void async__handle_count_ref(async_handle_t *h, int delta);
+
+/* Inline: every start and stop of every handle goes through these. */
+static inline void async__handle_start(async_handle_t *h) {
+  if (h->flags_ & ASYNC__ACTIVE)
+    return;
+  h->flags_ |= ASYNC__ACTIVE;
+  if (h->flags_ & ASYNC__REF)
+    async__handle_count_ref(h, 1);
+}
+
+static inline void async__handle_stop(async_handle_t *h) {
+  if (!(h->flags_ & ASYNC__ACTIVE))
+    return;
+  h->flags_ &= (uint16_t)~ASYNC__ACTIVE;
+  if (h->flags_ & ASYNC__REF)
+    async__handle_count_ref(h, -1);
+}
 void async__closing_run(async_loop_t *loop);
 #define async__is_active(h) (((h)->flags_ & ASYNC__ACTIVE) != 0)
 #define async__is_closing(h) (((h)->flags_ & (ASYNC__CLOSING | ASYNC__CLOSED)) != 0)

@@ -12,7 +12,7 @@ static struct async__slot *aligned(void *mem) {
   return (struct async__slot *)(p - sizeof(struct async__slot));
 }
 
-static int grow(struct async__slots *s) {
+int async__slots_grow(struct async__slots *s) {
   uint32_t cap = s->cap ? s->cap * 2 : 64;
   size_t old_off = s->v != NULL ? (size_t)((char *)s->v - (char *)s->mem_) : 0;
   struct async__slot *v;
@@ -28,15 +28,6 @@ static int grow(struct async__slots *s) {
   s->mem_ = mem;
   s->v = v;
   s->cap = cap;
-  return 0;
-}
-
-int async__slots_push(struct async__slots *s, async_handle_t *h, uint64_t key) {
-  if (s->len == s->cap && grow(s) != 0)
-    return ASYNC_ENOMEM;
-  s->v[s->len].key = key;
-  s->v[s->len].handle = h;
-  h->slot_ = s->len++;
   return 0;
 }
 
