@@ -48,6 +48,10 @@ typedef struct async_wakeup_s async_wakeup_t;
 typedef struct async_signal_s async_signal_t;
 typedef struct async_udp_s async_udp_t;
 typedef struct async_udp_send_s async_udp_send_t;
+typedef struct async_stream_s async_stream_t;
+typedef struct async_pipe_s async_pipe_t;
+typedef struct async_write_s async_write_t;
+typedef struct async_shutdown_s async_shutdown_t;
 typedef struct async_defer_s async_defer_t;
 typedef struct async_req_s async_req_t;
 typedef struct async_work_s async_work_t;
@@ -71,6 +75,11 @@ typedef struct async_buf_s {
  * buf->base = NULL or buf->len = 0 to receive nothing this time. */
 typedef void (*async_alloc_cb)(async_handle_t *handle, size_t suggested_size, async_buf_t *buf);
 typedef void (*async_udp_send_cb)(async_udp_send_t *req, int status);
+/* nread bytes arrived in buf; 0: nothing this time (the buffer comes back);
+ * ASYNC_EOF: the peer finished writing; another negative value: an error. */
+typedef void (*async_read_cb)(async_stream_t *stream, long nread, const async_buf_t *buf);
+typedef void (*async_write_cb)(async_write_t *req, int status);
+typedef void (*async_shutdown_cb)(async_shutdown_t *req, int status);
 /* nread bytes arrived from addr into buf (nread 0 with addr NULL: nothing
  * more for now, the buffer may be reused; negative: an error). flags has
  * ASYNC_UDP_PARTIAL when the datagram was larger than the buffer. */
@@ -94,6 +103,7 @@ union async__cb {
   async_wakeup_cb wakeup;
   async_signal_cb signal;
   async_udp_recv_cb udp_recv;
+  async_read_cb read;
 };
 
 /* Private: an intrusive circular list node. */
@@ -354,6 +364,7 @@ typedef enum {
   ASYNC_WAKEUP,
   ASYNC_SIGNAL,
   ASYNC_UDP,
+  ASYNC_PIPE,
   ASYNC_HANDLE_TYPE_MAX
 } async_handle_type;
 
@@ -586,6 +597,8 @@ typedef enum {
   ASYNC_GETADDRINFO,
   ASYNC_GETNAMEINFO,
   ASYNC_UDP_SEND,
+  ASYNC_WRITE,
+  ASYNC_SHUTDOWN,
   ASYNC_REQ_TYPE_MAX
 } async_req_type;
 
@@ -753,6 +766,90 @@ ASYNC_EXTERN int async_udp_set_multicast_ttl(async_udp_t *udp, int ttl);
 ASYNC_EXTERN int async_udp_set_multicast_interface(async_udp_t *udp, const char *interface_addr);
 ASYNC_EXTERN int async_udp_set_broadcast(async_udp_t *udp, int on);
 ASYNC_EXTERN int async_udp_set_ttl(async_udp_t *udp, int ttl);
+
+/* ---- streams and pipes --------------------------------------------------------- */
+
+/* Fields every stream handle has after the handle fields: write_queue_size
+ * (bytes accepted by async_write and not yet written) is readable. */
+#define ASYNC_STREAM_FIELDS                                                   \
+  size_t write_queue_size;                                                    \
+  async_alloc_cb alloc_cb_;                                                   \
+  struct async__link writes_;   /* queued write requests */                  \
+  struct async__link finished_; /* writes and shutdowns awaiting callbacks */ \
+  async_shutdown_t *shutdown_;                                                \
+  async_defer_t report_;                                                      \
+  unsigned stream_flags_;                                                     \
+  int fd_;                                                                    \
+  async_watch_t io_;
+
+struct async_stream_s {
+  ASYNC_HANDLE_FIELDS
+  ASYNC_STREAM_FIELDS
+};
+
+struct async_pipe_s {
+  ASYNC_HANDLE_FIELDS
+  ASYNC_STREAM_FIELDS
+};
+
+struct async_write_s {
+  ASYNC_REQ_FIELDS
+  async_stream_t *handle;
+  async_write_cb cb_;
+  async_buf_t *bufs_;
+  unsigned nbufs_;
+  unsigned index_;    /* first buffer not fully written */
+  async_buf_t small_[4];
+};
+
+struct async_shutdown_s {
+  ASYNC_REQ_FIELDS
+  async_stream_t *handle;
+  async_shutdown_cb cb_;
+};
+
+/* Starts reading: alloc_cb gives a buffer, read_cb gets what arrived, up to
+ * 32 reads per wakeup. ASYNC_EINVAL (NULL, closing, not readable),
+ * ASYNC_EALREADY (already reading), ASYNC_ENOTCONN (no fd yet). */
+ASYNC_EXTERN int async_read_start(async_stream_t *stream, async_alloc_cb alloc_cb,
+                                  async_read_cb read_cb);
+/* Stops reading (idempotent). ASYNC_EINVAL for NULL or a closing stream. */
+ASYNC_EXTERN int async_read_stop(async_stream_t *stream);
+/* Queues the buffers (kept by reference until cb) behind earlier writes and
+ * writes what the kernel takes now; the rest goes out as the fd becomes
+ * writable, never blocking the loop. cb(req, status) runs from the loop once
+ * every byte is written (0) or on error (ASYNC_EPIPE when the reader is gone:
+ * no SIGPIPE is raised), ASYNC_ECANCELED if the stream closes first.
+ * ASYNC_EINVAL (NULL, NULL bufs with nbufs, closing, not writable, after
+ * shutdown), ASYNC_ENOMEM. */
+ASYNC_EXTERN int async_write(async_write_t *req, async_stream_t *stream, const async_buf_t bufs[],
+                             unsigned nbufs, async_write_cb cb);
+/* Writes what the kernel takes now when nothing is queued: the byte count,
+ * ASYNC_EAGAIN if none, or an error (ASYNC_EPIPE, ...). */
+ASYNC_EXTERN long async_try_write(async_stream_t *stream, const async_buf_t bufs[], unsigned nbufs);
+/* After the queued writes drain, ends the writing side so the peer reads
+ * EOF: shutdown(SHUT_WR) on a socket; on a write-only fd (a pipe's write end)
+ * the fd is closed. cb(req, status) runs from the loop; status is
+ * ASYNC_ENOTSOCK for a readable non-socket fd (a tty), which cannot be
+ * half-closed. ASYNC_EINVAL (NULL, closing, not writable), ASYNC_EALREADY
+ * (one is pending or done). */
+ASYNC_EXTERN int async_shutdown(async_shutdown_t *req, async_stream_t *stream, async_shutdown_cb cb);
+/* 1 if the stream can be read from / written to. */
+ASYNC_EXTERN int async_is_readable(const async_stream_t *stream);
+ASYNC_EXTERN int async_is_writable(const async_stream_t *stream);
+ASYNC_EXTERN size_t async_stream_write_queue_size(const async_stream_t *stream);
+
+/* Initialises a pipe handle (no fd yet). ASYNC_EINVAL for NULL, ASYNC_ENOTSUP
+ * without ASYNC_CAP_PIPE, ASYNC_ENOMEM. */
+ASYNC_EXTERN int async_pipe_init(async_loop_t *loop, async_pipe_t *pipe);
+/* Adopts a pipe, FIFO, socket or tty fd (made non-blocking; closed with the
+ * handle). ASYNC_EINVAL (negative fd, regular file or directory),
+ * ASYNC_EBUSY (has an fd), ASYNC_EBADF, ASYNC_EEXIST (fd watched). */
+ASYNC_EXTERN int async_pipe_open(async_pipe_t *pipe, int fd);
+/* Creates a connected pair of fds (fds[0] read end, fds[1] write end),
+ * close-on-exec; ASYNC_PIPE_NONBLOCK makes them non-blocking. */
+enum { ASYNC_PIPE_NONBLOCK = 1 };
+ASYNC_EXTERN int async_pipe(int fds[2], int flags);
 
 /* Bytes a request of the given type occupies (0 for unknown types). */
 ASYNC_EXTERN size_t async_req_size(async_req_type type);

@@ -64,7 +64,7 @@ async_handle_type async_handle_get_type(const async_handle_t *h) {
 
 const char *async_handle_type_name(async_handle_type type) {
   static const char *const names[ASYNC_HANDLE_TYPE_MAX] = {
-    NULL, "timer", "idle", "prepare", "check", "watch", "wakeup", "signal", "udp"};
+    NULL, "timer", "idle", "prepare", "check", "watch", "wakeup", "signal", "udp", "pipe"};
   return (unsigned)type < ASYNC_HANDLE_TYPE_MAX ? names[type] : NULL;
 }
 
@@ -78,6 +78,7 @@ size_t async_handle_size(async_handle_type type) {
   case ASYNC_WAKEUP: return sizeof(async_wakeup_t);
   case ASYNC_SIGNAL: return sizeof(async_signal_t);
   case ASYNC_UDP: return sizeof(async_udp_t);
+  case ASYNC_PIPE: return sizeof(async_pipe_t);
   default: return 0;
   }
 }
@@ -104,6 +105,7 @@ int async_close(async_handle_t *h, async_close_cb close_cb) {
   case ASYNC_WAKEUP: async__wakeup_close((async_wakeup_t *)h); break;
   case ASYNC_SIGNAL: async__signal_close((async_signal_t *)h); break;
   case ASYNC_UDP: async__udp_close((async_udp_t *)h); break;
+  case ASYNC_PIPE: async__stream_close((async_stream_t *)h); break;
   default: return ASYNC_EINVAL;
   }
   loop = h->loop;
@@ -133,8 +135,11 @@ void async__closing_run(async_loop_t *loop) {
       h->flags_ |= ASYNC__CLOSED;
       loop->nhandles_--;
       loop->walk_gen_++;
-      if (h->type == ASYNC_UDP) /* its send callbacks come before its close callback */
+      /* Callbacks of requests come before the handle's close callback. */
+      if (h->type == ASYNC_UDP)
         async__udp_finish_close((async_udp_t *)h);
+      else if (h->type == ASYNC_PIPE)
+        async__stream_finish_close((async_stream_t *)h);
       if (h->cb_.close != NULL)
         h->cb_.close(h);
     }

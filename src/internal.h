@@ -152,6 +152,8 @@ void async__wakeup_close(async_wakeup_t *w);
 void async__signal_close(async_signal_t *h);
 void async__udp_close(async_udp_t *udp);
 void async__udp_finish_close(async_udp_t *udp);
+void async__stream_close(async_stream_t *s);
+void async__stream_finish_close(async_stream_t *s);
 int async__wakeup_close_ready(const async_wakeup_t *w);
 
 #endif /* ASYNC_INTERNAL_H */

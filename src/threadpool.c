@@ -201,6 +201,8 @@ size_t async_req_size(async_req_type type) {
   case ASYNC_GETADDRINFO: return sizeof(async_getaddrinfo_t);
   case ASYNC_GETNAMEINFO: return sizeof(async_getnameinfo_t);
   case ASYNC_UDP_SEND: return sizeof(async_udp_send_t);
+  case ASYNC_WRITE: return sizeof(async_write_t);
+  case ASYNC_SHUTDOWN: return sizeof(async_shutdown_t);
   default: return 0;
   }
 }

@@ -18,6 +18,11 @@ int async__io_reregister(async_loop_t *loop);
 void async__io_free(async_loop_t *loop);
 int async__fd_check(int fd);
 
+/* stream.c: the stream part of pipe (and later TCP) handles. */
+int async__stream_init(async_loop_t *loop, async_stream_t *s, async_handle_type type);
+int async__stream_open(async_stream_t *s, int fd, unsigned readable, unsigned writable,
+                       int is_socket);
+
 /* signal.c */
 void async__signal_loop_init(async_loop_t *loop);
 void async__signal_loop_close(async_loop_t *loop);

@@ -1,0 +1,404 @@
+/* Streams over readiness, written once for every Unix backend: a read side
+ * driven by read interest, and a queue of writes that is tried at once and
+ * adds write interest only when the kernel refuses bytes. Callbacks of
+ * finished writes and shutdowns run from the loop, never inside the call. */
+#include "unix.h"
+
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define READ_SIZE 65536
+#define READ_BATCH 32
+#define IOV_MAX_BATCH 64
+
+enum {
+  READABLE = 1,
+  WRITABLE = 2,
+  READING = 4,
+  SHUT = 8,       /* async_shutdown was called */
+  SOCKET = 16,    /* send with MSG_NOSIGNAL works */
+  READ_EOF = 32
+};
+
+/* Request states (state_). */
+enum { IDLE = 0, QUEUED = 1 };
+
+#define STREAM_OF(w) async__container_of(w, async_stream_t, io_)
+
+static void stream_io(async_watch_t *w, int status, unsigned events);
+static void report_cb(async_defer_t *d);
+
+static int update_interest(async_stream_t *s) {
+  unsigned want = ((s->stream_flags_ & READING) ? ASYNC_READABLE : 0u) |
+                  (async__list_empty(&s->writes_) ? 0u : ASYNC_WRITABLE);
+  s->io_.events_ = want;
+  return async__io_set(s->loop, s->fd_, want);
+}
+
+int async__stream_init(async_loop_t *loop, async_stream_t *s, async_handle_type type) {
+  s->write_queue_size = 0;
+  s->alloc_cb_ = NULL;
+  async__list_init(&s->writes_);
+  async__list_init(&s->finished_);
+  s->shutdown_ = NULL;
+  async_defer_init(&s->report_);
+  s->stream_flags_ = 0;
+  s->fd_ = -1;
+  return async__handle_init(loop, (async_handle_t *)s, type);
+}
+
+int async__stream_open(async_stream_t *s, int fd, unsigned readable, unsigned writable,
+                       int is_socket) {
+  int err;
+  async__handle_init_internal(s->loop, (async_handle_t *)&s->io_, ASYNC_WATCH);
+  s->io_.fd = fd;
+  s->io_.events_ = 0;
+  s->io_.cb_.watch = stream_io;
+  s->io_.flags_ |= ASYNC__ACTIVE;
+  err = async__io_attach(s->loop, &s->io_, fd);
+  if (err != 0)
+    return err;
+  s->fd_ = fd;
+  s->stream_flags_ = (readable ? READABLE : 0u) | (writable ? WRITABLE : 0u) |
+                     (is_socket ? SOCKET : 0u);
+  return 0;
+}
+
+/* Writes iov without letting SIGPIPE reach the process: sockets say so per
+ * call; for pipes the signal is blocked in this thread for the call and a
+ * SIGPIPE it raised is taken back before unblocking. */
+static ssize_t write_quietly(async_stream_t *s, struct iovec *iov, int n) {
+  sigset_t pipe_only, old, pending;
+  ssize_t r;
+  int was_pending;
+  if (s->stream_flags_ & SOCKET) {
+    struct msghdr msg;
+    memset(&msg, 0, sizeof(msg));
+    msg.msg_iov = iov;
+    msg.msg_iovlen = (size_t)n;
+    do
+      r = sendmsg(s->fd_, &msg, MSG_NOSIGNAL);
+    while (r < 0 && errno == EINTR);
+    return r;
+  }
+  sigemptyset(&pipe_only);
+  sigaddset(&pipe_only, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
+  sigpending(&pending);
+  was_pending = sigismember(&pending, SIGPIPE);
+  do
+    r = writev(s->fd_, iov, n);
+  while (r < 0 && errno == EINTR);
+  if (r < 0 && errno == EPIPE && !was_pending) {
+    int saved = errno;
+    struct timespec zero = {0, 0};
+    sigtimedwait(&pipe_only, NULL, &zero);
+    errno = saved;
+  }
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  return r;
+}
+
+static size_t buf_total(const async_buf_t *bufs, unsigned nbufs) {
+  size_t n = 0;
+  for (unsigned i = 0; i < nbufs; i++)
+    n += bufs[i].len;
+  return n;
+}
+
+/* Writes what the kernel takes of one request; 1 when it is all written,
+ * 0 when the kernel refused more, or a negative error. */
+static int write_some(async_stream_t *s, async_write_t *req) {
+  while (req->index_ < req->nbufs_) {
+    struct iovec iov[IOV_MAX_BATCH];
+    int n = 0;
+    ssize_t r;
+    for (unsigned i = req->index_; i < req->nbufs_ && n < IOV_MAX_BATCH; i++, n++) {
+      iov[n].iov_base = req->bufs_[i].base;
+      iov[n].iov_len = req->bufs_[i].len;
+    }
+    r = write_quietly(s, iov, n);
+    if (r < 0)
+      return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : async_translate_sys_error(errno);
+    s->write_queue_size -= (size_t)r;
+    while (req->index_ < req->nbufs_ && (size_t)r >= req->bufs_[req->index_].len) {
+      r -= (ssize_t)req->bufs_[req->index_].len;
+      req->bufs_[req->index_].len = 0;
+      req->index_++;
+    }
+    if (req->index_ < req->nbufs_) { /* a partial buffer: the kernel is full */
+      req->bufs_[req->index_].base += r;
+      req->bufs_[req->index_].len -= (size_t)r;
+      return 0;
+    }
+  }
+  return 1;
+}
+
+static void finish(async_stream_t *s, async_req_t *req, int status) {
+  if (req->type == ASYNC_WRITE) {
+    async_write_t *w = (async_write_t *)req;
+    async__list_remove(&req->link_);
+    s->write_queue_size -= buf_total(w->bufs_ + w->index_, w->nbufs_ - w->index_);
+  }
+  req->status_ = status;
+  async__list_insert_tail(&s->finished_, &req->link_);
+}
+
+static void do_shutdown(async_stream_t *s) {
+  async_shutdown_t *req = s->shutdown_;
+  int status = 0;
+  s->shutdown_ = NULL;
+  if (s->stream_flags_ & SOCKET) {
+    if (shutdown(s->fd_, SHUT_WR) != 0)
+      status = async_translate_sys_error(errno);
+  } else if (s->stream_flags_ & READABLE) {
+    status = ASYNC_ENOTSOCK;
+  } else { /* a write-only fd: closing it is how its reader learns the end */
+    async__io_detach(s->loop, s->fd_);
+    close(s->fd_);
+    s->fd_ = -1;
+  }
+  s->stream_flags_ &= ~(unsigned)WRITABLE;
+  finish(s, (async_req_t *)req, status);
+}
+
+/* Moves every write the kernel takes to the finished list; 1 if some wait. */
+static int flush(async_stream_t *s) {
+  while (!async__list_empty(&s->writes_)) {
+    async_write_t *req = async__container_of(s->writes_.next, async_write_t, link_);
+    int r = write_some(s, req);
+    if (r == 0)
+      return 1;
+    finish(s, (async_req_t *)req, r < 0 ? r : 0);
+    if (r < 0) { /* the stream cannot take more: fail what is queued behind */
+      while (!async__list_empty(&s->writes_))
+        finish(s, (async_req_t *)async__container_of(s->writes_.next, async_write_t, link_), r);
+    }
+  }
+  if (s->shutdown_ != NULL)
+    do_shutdown(s);
+  return 0;
+}
+
+static void report_one(async_stream_t *s) {
+  async_req_t *req = async__container_of(s->finished_.next, async_req_t, link_);
+  async__list_remove(&req->link_);
+  req->state_ = IDLE;
+  s->loop->active_reqs_--;
+  if (req->type == ASYNC_WRITE) {
+    async_write_t *w = (async_write_t *)req;
+    if (w->bufs_ != w->small_)
+      async__free(w->bufs_);
+    if (w->cb_ != NULL)
+      w->cb_(w, req->status_);
+  } else {
+    async_shutdown_t *sh = (async_shutdown_t *)req;
+    if (sh->cb_ != NULL)
+      sh->cb_(sh, req->status_);
+  }
+}
+
+/* A callback may close the stream: the rest then wait for the close phase. */
+static void run_finished(async_stream_t *s) {
+  while (!async__list_empty(&s->finished_) && !async__is_closing(s))
+    report_one(s);
+}
+
+static void report_cb(async_defer_t *d) { run_finished(async__container_of(d, async_stream_t, report_)); }
+
+static void schedule_report(async_stream_t *s) {
+  if (!async__list_empty(&s->finished_) && !async_defer_pending(&s->report_))
+    async_defer(s->loop, &s->report_, report_cb);
+}
+
+static void read_some(async_stream_t *s) {
+  for (int i = 0; i < READ_BATCH && (s->stream_flags_ & READING); i++) {
+    async_buf_t buf = {NULL, 0};
+    ssize_t n;
+    s->alloc_cb_((async_handle_t *)s, READ_SIZE, &buf);
+    if (buf.base == NULL || buf.len == 0) {
+      s->cb_.read(s, ASYNC_ENOBUFS, &buf);
+      return;
+    }
+    do
+      n = read(s->fd_, buf.base, buf.len);
+    while (n < 0 && errno == EINTR);
+    if (n > 0) {
+      s->cb_.read(s, (long)n, &buf);
+      if ((size_t)n < buf.len)
+        return; /* drained for now: the next read would say EAGAIN */
+      continue;
+    }
+    if (n == 0) { /* end of stream: stop reading, then say so */
+      s->stream_flags_ = (s->stream_flags_ & ~(unsigned)(READING | READABLE)) | READ_EOF;
+      async__handle_stop((async_handle_t *)s);
+      update_interest(s);
+      s->cb_.read(s, ASYNC_EOF, &buf);
+      return;
+    }
+    s->cb_.read(s, errno == EAGAIN || errno == EWOULDBLOCK ? 0 : async_translate_sys_error(errno),
+                &buf);
+    return;
+  }
+}
+
+static void stream_io(async_watch_t *w, int status, unsigned events) {
+  async_stream_t *s = STREAM_OF(w);
+  (void)status;
+  if ((events & (ASYNC_READABLE | ASYNC_HANGUP | ASYNC_ERROR)) && (s->stream_flags_ & READING))
+    read_some(s);
+  if (async__is_closing(s) || s->fd_ < 0)
+    return;
+  if (events & (ASYNC_WRITABLE | ASYNC_ERROR | ASYNC_HANGUP)) {
+    if (!async__list_empty(&s->writes_)) {
+      flush(s);
+      if (s->fd_ >= 0)
+        update_interest(s);
+      run_finished(s);
+    }
+  }
+}
+
+int async_read_start(async_stream_t *s, async_alloc_cb alloc_cb, async_read_cb read_cb) {
+  int err;
+  if (s == NULL || alloc_cb == NULL || read_cb == NULL || async__is_closing(s))
+    return ASYNC_EINVAL;
+  if (s->fd_ < 0)
+    return ASYNC_ENOTCONN;
+  if (!(s->stream_flags_ & READABLE))
+    return ASYNC_EINVAL;
+  if (s->stream_flags_ & READING)
+    return ASYNC_EALREADY;
+  s->alloc_cb_ = alloc_cb;
+  s->cb_.read = read_cb;
+  s->stream_flags_ |= READING;
+  if ((err = update_interest(s)) != 0) {
+    s->stream_flags_ &= ~(unsigned)READING;
+    return err;
+  }
+  async__handle_start((async_handle_t *)s);
+  return 0;
+}
+
+int async_read_stop(async_stream_t *s) {
+  if (s == NULL || async__is_closing(s))
+    return ASYNC_EINVAL;
+  if (s->stream_flags_ & READING) {
+    s->stream_flags_ &= ~(unsigned)READING;
+    async__handle_stop((async_handle_t *)s);
+    update_interest(s);
+  }
+  return 0;
+}
+
+int async_write(async_write_t *req, async_stream_t *s, const async_buf_t bufs[], unsigned nbufs,
+                async_write_cb cb) {
+  if (req == NULL || s == NULL || (bufs == NULL && nbufs > 0) || async__is_closing(s) ||
+      s->fd_ < 0 || !(s->stream_flags_ & WRITABLE) || (s->stream_flags_ & SHUT))
+    return ASYNC_EINVAL;
+  req->bufs_ = nbufs <= 4 ? req->small_ : async__malloc(nbufs * sizeof(async_buf_t));
+  if (req->bufs_ == NULL)
+    return ASYNC_ENOMEM;
+  if (nbufs > 0)
+    memcpy(req->bufs_, bufs, nbufs * sizeof(async_buf_t));
+  req->nbufs_ = nbufs;
+  req->index_ = 0;
+  req->handle = s;
+  req->cb_ = cb;
+  req->loop = s->loop;
+  req->type = ASYNC_WRITE;
+  req->state_ = QUEUED;
+  req->status_ = 0;
+  s->write_queue_size += buf_total(bufs, nbufs);
+  s->loop->active_reqs_++;
+  async__list_insert_tail(&s->writes_, &req->link_);
+  if (s->writes_.next == &req->link_) { /* nothing ahead of it: try now */
+    if (flush(s))
+      return update_interest(s); /* only now does the backend hear of writing */
+    schedule_report(s);
+  }
+  return 0;
+}
+
+long async_try_write(async_stream_t *s, const async_buf_t bufs[], unsigned nbufs) {
+  struct iovec iov[IOV_MAX_BATCH];
+  ssize_t r;
+  if (s == NULL || (bufs == NULL && nbufs > 0) || async__is_closing(s) || s->fd_ < 0 ||
+      !(s->stream_flags_ & WRITABLE) || (s->stream_flags_ & SHUT))
+    return ASYNC_EINVAL;
+  if (!async__list_empty(&s->writes_))
+    return ASYNC_EAGAIN;
+  if (nbufs > IOV_MAX_BATCH)
+    nbufs = IOV_MAX_BATCH;
+  for (unsigned i = 0; i < nbufs; i++) {
+    iov[i].iov_base = bufs[i].base;
+    iov[i].iov_len = bufs[i].len;
+  }
+  r = write_quietly(s, iov, (int)nbufs);
+  if (r < 0)
+    return errno == EAGAIN || errno == EWOULDBLOCK ? ASYNC_EAGAIN : async_translate_sys_error(errno);
+  return (long)r;
+}
+
+int async_shutdown(async_shutdown_t *req, async_stream_t *s, async_shutdown_cb cb) {
+  if (req == NULL || s == NULL || async__is_closing(s))
+    return ASYNC_EINVAL;
+  if (s->stream_flags_ & SHUT)
+    return ASYNC_EALREADY;
+  if (s->fd_ < 0 || !(s->stream_flags_ & WRITABLE))
+    return ASYNC_EINVAL;
+  req->handle = s;
+  req->cb_ = cb;
+  req->loop = s->loop;
+  req->type = ASYNC_SHUTDOWN;
+  req->state_ = QUEUED;
+  req->status_ = 0;
+  s->shutdown_ = req;
+  s->stream_flags_ |= SHUT;
+  s->loop->active_reqs_++;
+  if (async__list_empty(&s->writes_)) {
+    do_shutdown(s);
+    schedule_report(s);
+  }
+  return 0;
+}
+
+int async_is_readable(const async_stream_t *s) {
+  return s != NULL && !async__is_closing(s) && (s->stream_flags_ & READABLE) != 0;
+}
+
+int async_is_writable(const async_stream_t *s) {
+  return s != NULL && !async__is_closing(s) && (s->stream_flags_ & WRITABLE) != 0 &&
+         !(s->stream_flags_ & SHUT);
+}
+
+size_t async_stream_write_queue_size(const async_stream_t *s) {
+  return s != NULL ? s->write_queue_size : 0;
+}
+
+/* async_close: everything stops now; callbacks come in the close phase. */
+void async__stream_close(async_stream_t *s) {
+  s->stream_flags_ &= ~(unsigned)READING;
+  async_defer_cancel(&s->report_);
+  while (!async__list_empty(&s->writes_))
+    finish(s, (async_req_t *)async__container_of(s->writes_.next, async_write_t, link_),
+           ASYNC_ECANCELED);
+  if (s->shutdown_ != NULL) {
+    finish(s, (async_req_t *)s->shutdown_, ASYNC_ECANCELED);
+    s->shutdown_ = NULL;
+  }
+  if (s->fd_ >= 0) {
+    async__io_detach(s->loop, s->fd_);
+    close(s->fd_);
+    s->fd_ = -1;
+  }
+}
+
+void async__stream_finish_close(async_stream_t *s) {
+  while (!async__list_empty(&s->finished_))
+    report_one(s);
+}
