@@ -52,6 +52,8 @@ typedef struct async_stream_s async_stream_t;
 typedef struct async_pipe_s async_pipe_t;
 typedef struct async_write_s async_write_t;
 typedef struct async_shutdown_s async_shutdown_t;
+typedef struct async_tcp_s async_tcp_t;
+typedef struct async_connect_s async_connect_t;
 typedef struct async_defer_s async_defer_t;
 typedef struct async_req_s async_req_t;
 typedef struct async_work_s async_work_t;
@@ -80,6 +82,10 @@ typedef void (*async_udp_send_cb)(async_udp_send_t *req, int status);
 typedef void (*async_read_cb)(async_stream_t *stream, long nread, const async_buf_t *buf);
 typedef void (*async_write_cb)(async_write_t *req, int status);
 typedef void (*async_shutdown_cb)(async_shutdown_t *req, int status);
+/* A connection is waiting for async_accept (status 0), or accepting failed
+ * (ASYNC_EMFILE when out of fds: that connection was dropped). */
+typedef void (*async_connection_cb)(async_stream_t *server, int status);
+typedef void (*async_connect_cb)(async_connect_t *req, int status);
 /* nread bytes arrived from addr into buf (nread 0 with addr NULL: nothing
  * more for now, the buffer may be reused; negative: an error). flags has
  * ASYNC_UDP_PARTIAL when the datagram was larger than the buffer. */
@@ -365,6 +371,7 @@ typedef enum {
   ASYNC_SIGNAL,
   ASYNC_UDP,
   ASYNC_PIPE,
+  ASYNC_TCP,
   ASYNC_HANDLE_TYPE_MAX
 } async_handle_type;
 
@@ -599,6 +606,7 @@ typedef enum {
   ASYNC_UDP_SEND,
   ASYNC_WRITE,
   ASYNC_SHUTDOWN,
+  ASYNC_CONNECT,
   ASYNC_REQ_TYPE_MAX
 } async_req_type;
 
@@ -777,6 +785,10 @@ ASYNC_EXTERN int async_udp_set_ttl(async_udp_t *udp, int ttl);
   struct async__link writes_;   /* queued write requests */                  \
   struct async__link finished_; /* writes and shutdowns awaiting callbacks */ \
   async_shutdown_t *shutdown_;                                                \
+  async_connect_t *connect_;                                                  \
+  async_connection_cb connection_cb_;                                         \
+  int accepted_fd_;             /* a connection waiting for async_accept */  \
+  int reserve_fd_;              /* given up to accept and drop under EMFILE */ \
   async_defer_t report_;                                                      \
   unsigned stream_flags_;                                                     \
   int fd_;                                                                    \
@@ -807,6 +819,57 @@ struct async_shutdown_s {
   async_stream_t *handle;
   async_shutdown_cb cb_;
 };
+
+struct async_connect_s {
+  ASYNC_REQ_FIELDS
+  async_stream_t *handle;
+  async_connect_cb cb_;
+};
+
+struct async_tcp_s {
+  ASYNC_HANDLE_FIELDS
+  ASYNC_STREAM_FIELDS
+};
+
+/* Listens for connections (backlog as listen(2)); cb runs for each one.
+ * Accepts up to 32 connections per wakeup. Out of fds (EMFILE/ENFILE), the
+ * pending connection is accepted and dropped with a spare fd the stream
+ * keeps, cb gets ASYNC_EMFILE, and accepting goes on: no busy loop.
+ * ASYNC_EINVAL (NULL, closing, no fd, reading or writing), ASYNC_EALREADY
+ * (already listening), system errors. */
+ASYNC_EXTERN int async_listen(async_stream_t *stream, int backlog, async_connection_cb cb);
+/* Hands the connection waiting on server to client (an initialised handle
+ * of the same kind without an fd). ASYNC_EAGAIN if none is waiting,
+ * ASYNC_EINVAL (NULL, closing, not listening, client has an fd). */
+ASYNC_EXTERN int async_accept(async_stream_t *server, async_stream_t *client);
+
+enum async_tcp_flags { ASYNC_TCP_IPV6ONLY = 1, ASYNC_TCP_REUSEPORT = 2 };
+
+/* Initialises a TCP handle; the socket comes with bind/connect or now with
+ * async_tcp_init_ex (AF_INET, AF_INET6, AF_UNSPEC = later). ASYNC_EINVAL,
+ * ASYNC_ENOTSUP without ASYNC_CAP_TCP, system errors. */
+ASYNC_EXTERN int async_tcp_init(async_loop_t *loop, async_tcp_t *tcp);
+ASYNC_EXTERN int async_tcp_init_ex(async_loop_t *loop, async_tcp_t *tcp, int family);
+/* Adopts a connected or listening stream socket (made non-blocking).
+ * ASYNC_EINVAL (negative fd, not SOCK_STREAM), ASYNC_EBUSY (has an fd). */
+ASYNC_EXTERN int async_tcp_open(async_tcp_t *tcp, int fd);
+/* Binds (SO_REUSEADDR always; ASYNC_TCP_IPV6ONLY, ASYNC_TCP_REUSEPORT on
+ * request). ASYNC_EADDRINUSE, ASYNC_EINVAL, system errors. */
+ASYNC_EXTERN int async_tcp_bind(async_tcp_t *tcp, const struct sockaddr *addr, unsigned flags);
+/* Connects; cb(req, status) from the loop: 0, ASYNC_ECONNREFUSED, ...,
+ * ASYNC_ECANCELED if the handle closes first. ASYNC_EINVAL (NULL, closing,
+ * other family), ASYNC_EALREADY (connecting), ASYNC_EISCONN. */
+ASYNC_EXTERN int async_tcp_connect(async_connect_t *req, async_tcp_t *tcp,
+                                   const struct sockaddr *addr, async_connect_cb cb);
+/* TCP_NODELAY; SO_KEEPALIVE with the idle time in seconds (ignored when off).
+ * ASYNC_EINVAL (NULL, delay < 1 when on), ASYNC_EBADF (no socket). */
+ASYNC_EXTERN int async_tcp_nodelay(async_tcp_t *tcp, int on);
+ASYNC_EXTERN int async_tcp_keepalive(async_tcp_t *tcp, int on, unsigned delay);
+ASYNC_EXTERN int async_tcp_getsockname(const async_tcp_t *tcp, struct sockaddr *name, int *namelen);
+ASYNC_EXTERN int async_tcp_getpeername(const async_tcp_t *tcp, struct sockaddr *name, int *namelen);
+/* Closes with a reset (RST) instead of an orderly FIN, like async_close
+ * otherwise. ASYNC_EINVAL (NULL, closing, shutdown pending or done). */
+ASYNC_EXTERN int async_tcp_close_reset(async_tcp_t *tcp, async_close_cb close_cb);
 
 /* Starts reading: alloc_cb gives a buffer, read_cb gets what arrived, up to
  * 32 reads per wakeup. ASYNC_EINVAL (NULL, closing, not readable),

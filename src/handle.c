@@ -64,7 +64,7 @@ async_handle_type async_handle_get_type(const async_handle_t *h) {
 
 const char *async_handle_type_name(async_handle_type type) {
   static const char *const names[ASYNC_HANDLE_TYPE_MAX] = {
-    NULL, "timer", "idle", "prepare", "check", "watch", "wakeup", "signal", "udp", "pipe"};
+    NULL, "timer", "idle", "prepare", "check", "watch", "wakeup", "signal", "udp", "pipe", "tcp"};
   return (unsigned)type < ASYNC_HANDLE_TYPE_MAX ? names[type] : NULL;
 }
 
@@ -79,8 +79,16 @@ size_t async_handle_size(async_handle_type type) {
   case ASYNC_SIGNAL: return sizeof(async_signal_t);
   case ASYNC_UDP: return sizeof(async_udp_t);
   case ASYNC_PIPE: return sizeof(async_pipe_t);
+  case ASYNC_TCP: return sizeof(async_tcp_t);
   default: return 0;
   }
+}
+
+/* Undoes async__handle_init for an init that fails after it. */
+void async__handle_uninit(async_handle_t *h) {
+  async__slots_remove(table_of(h), h->slot_);
+  h->loop->nhandles_--;
+  h->loop->walk_gen_++;
 }
 
 static void closing_push(async_loop_t *loop, async_handle_t *h) {
@@ -105,7 +113,8 @@ int async_close(async_handle_t *h, async_close_cb close_cb) {
   case ASYNC_WAKEUP: async__wakeup_close((async_wakeup_t *)h); break;
   case ASYNC_SIGNAL: async__signal_close((async_signal_t *)h); break;
   case ASYNC_UDP: async__udp_close((async_udp_t *)h); break;
-  case ASYNC_PIPE: async__stream_close((async_stream_t *)h); break;
+  case ASYNC_PIPE:
+  case ASYNC_TCP: async__stream_close((async_stream_t *)h); break;
   default: return ASYNC_EINVAL;
   }
   loop = h->loop;
@@ -138,7 +147,7 @@ void async__closing_run(async_loop_t *loop) {
       /* Callbacks of requests come before the handle's close callback. */
       if (h->type == ASYNC_UDP)
         async__udp_finish_close((async_udp_t *)h);
-      else if (h->type == ASYNC_PIPE)
+      else if (h->type == ASYNC_PIPE || h->type == ASYNC_TCP)
         async__stream_finish_close((async_stream_t *)h);
       if (h->cb_.close != NULL)
         h->cb_.close(h);

@@ -85,6 +85,7 @@ void async__slots_free(struct async__slots *s);
 /* handle.c */
 int async__handle_init(async_loop_t *loop, async_handle_t *h, async_handle_type type);
 void async__handle_init_internal(async_loop_t *loop, async_handle_t *h, async_handle_type type);
+void async__handle_uninit(async_handle_t *h);
 void async__handle_count_ref(async_handle_t *h, int delta);
 
 /* Inline: every start and stop of every handle goes through these. */

@@ -203,6 +203,7 @@ size_t async_req_size(async_req_type type) {
   case ASYNC_UDP_SEND: return sizeof(async_udp_send_t);
   case ASYNC_WRITE: return sizeof(async_write_t);
   case ASYNC_SHUTDOWN: return sizeof(async_shutdown_t);
+  case ASYNC_CONNECT: return sizeof(async_connect_t);
   default: return 0;
   }
 }

@@ -4,6 +4,7 @@
  * finished writes and shutdowns run from the loop, never inside the call. */
 #include "unix.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -20,8 +21,13 @@ enum {
   READING = 4,
   SHUT = 8,       /* async_shutdown was called */
   SOCKET = 16,    /* send with MSG_NOSIGNAL works */
-  READ_EOF = 32
+  READ_EOF = 32,
+  LISTENING = 64,
+  ACCEPT_PAUSED = 128, /* a connection waits for async_accept */
+  CONNECTING = 256
 };
+
+#define ACCEPT_BATCH 32
 
 /* Request states (state_). */
 enum { IDLE = 0, QUEUED = 1 };
@@ -30,10 +36,13 @@ enum { IDLE = 0, QUEUED = 1 };
 
 static void stream_io(async_watch_t *w, int status, unsigned events);
 static void report_cb(async_defer_t *d);
+static void schedule_report(async_stream_t *s);
 
 static int update_interest(async_stream_t *s) {
-  unsigned want = ((s->stream_flags_ & READING) ? ASYNC_READABLE : 0u) |
-                  (async__list_empty(&s->writes_) ? 0u : ASYNC_WRITABLE);
+  unsigned f = s->stream_flags_;
+  int reading = (f & READING) || ((f & LISTENING) && !(f & ACCEPT_PAUSED));
+  unsigned want = (reading ? ASYNC_READABLE : 0u) |
+                  (async__list_empty(&s->writes_) && !(f & CONNECTING) ? 0u : ASYNC_WRITABLE);
   s->io_.events_ = want;
   return async__io_set(s->loop, s->fd_, want);
 }
@@ -44,6 +53,10 @@ int async__stream_init(async_loop_t *loop, async_stream_t *s, async_handle_type 
   async__list_init(&s->writes_);
   async__list_init(&s->finished_);
   s->shutdown_ = NULL;
+  s->connect_ = NULL;
+  s->connection_cb_ = NULL;
+  s->accepted_fd_ = -1;
+  s->reserve_fd_ = -1;
   async_defer_init(&s->report_);
   s->stream_flags_ = 0;
   s->fd_ = -1;
@@ -138,6 +151,142 @@ static int write_some(async_stream_t *s, async_write_t *req) {
   return 1;
 }
 
+static void finish(async_stream_t *s, async_req_t *req, int status);
+
+/* ---- connections --------------------------------------------------------- */
+
+/* Out of fds: give up the spare, take the connection and drop it, so the
+ * listen queue moves and the poll does not report the same one forever.
+ * Returns 1 if a connection was dropped. (accept fails with EMFILE even on
+ * an empty queue, since it takes the fd first.) */
+static int drop_one(async_stream_t *s) {
+  int fd;
+  if (s->reserve_fd_ < 0)
+    return 0;
+  close(s->reserve_fd_);
+  fd = accept(s->fd_, NULL, NULL);
+  if (fd >= 0)
+    close(fd);
+  s->reserve_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  return fd >= 0;
+}
+
+static void accept_some(async_stream_t *s) {
+  for (int i = 0; i < ACCEPT_BATCH && (s->stream_flags_ & LISTENING) &&
+                  !(s->stream_flags_ & ACCEPT_PAUSED); i++) {
+    int fd = accept4(s->fd_, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      int err = errno;
+      if (err == EAGAIN || err == EWOULDBLOCK)
+        return;
+      if (err == EINTR || err == ECONNABORTED)
+        continue;
+      if (err == EMFILE || err == ENFILE) {
+        if (!drop_one(s))
+          return; /* nothing was waiting after all */
+        s->connection_cb_(s, async_translate_sys_error(err));
+        continue;
+      }
+      s->connection_cb_(s, async_translate_sys_error(err));
+      return;
+    }
+    s->accepted_fd_ = fd;
+    s->stream_flags_ |= ACCEPT_PAUSED;
+    s->connection_cb_(s, 0);
+    if (async__is_closing(s))
+      return;
+    if (s->accepted_fd_ >= 0) { /* not taken: wait for async_accept */
+      update_interest(s);
+      return;
+    }
+  }
+}
+
+int async_listen(async_stream_t *s, int backlog, async_connection_cb cb) {
+  int err;
+  if (s == NULL || cb == NULL || async__is_closing(s) || s->fd_ < 0 ||
+      !(s->stream_flags_ & SOCKET) || (s->stream_flags_ & (READING | CONNECTING)) ||
+      !async__list_empty(&s->writes_))
+    return ASYNC_EINVAL;
+  if (s->stream_flags_ & LISTENING)
+    return ASYNC_EALREADY;
+  if (listen(s->fd_, backlog) != 0)
+    return async_translate_sys_error(errno);
+  if (s->reserve_fd_ < 0)
+    s->reserve_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  s->connection_cb_ = cb;
+  s->stream_flags_ = (s->stream_flags_ | LISTENING) & ~(unsigned)(READABLE | WRITABLE);
+  if ((err = update_interest(s)) != 0) {
+    s->stream_flags_ &= ~(unsigned)LISTENING;
+    return err;
+  }
+  async__handle_start((async_handle_t *)s);
+  return 0;
+}
+
+int async_accept(async_stream_t *server, async_stream_t *client) {
+  int fd, err;
+  if (server == NULL || client == NULL || async__is_closing(server) ||
+      async__is_closing(client) || !(server->stream_flags_ & LISTENING) || client->fd_ >= 0 ||
+      client->type != server->type)
+    return ASYNC_EINVAL;
+  if (server->accepted_fd_ < 0)
+    return ASYNC_EAGAIN;
+  fd = server->accepted_fd_;
+  err = async__stream_open(client, fd, 1, 1, 1);
+  if (err != 0)
+    return err;
+  server->accepted_fd_ = -1;
+  server->stream_flags_ &= ~(unsigned)ACCEPT_PAUSED;
+  update_interest(server);
+  return 0;
+}
+
+int async__stream_connect(async_stream_t *s, async_connect_t *req, const struct sockaddr *addr,
+                          unsigned len, async_connect_cb cb) {
+  int r, err;
+  if (s->stream_flags_ & CONNECTING)
+    return ASYNC_EALREADY;
+  if (s->stream_flags_ & (LISTENING | READING) || (s->stream_flags_ & WRITABLE))
+    return ASYNC_EISCONN;
+  do
+    r = connect(s->fd_, addr, (socklen_t)len);
+  while (r != 0 && errno == EINTR);
+  err = r == 0 ? 0 : errno == EINPROGRESS ? 1 : async_translate_sys_error(errno);
+  req->handle = s;
+  req->cb_ = cb;
+  req->loop = s->loop;
+  req->type = ASYNC_CONNECT;
+  req->state_ = QUEUED;
+  req->status_ = 0;
+  s->loop->active_reqs_++;
+  if (err == 1) { /* the answer comes as writability */
+    s->connect_ = req;
+    s->stream_flags_ |= CONNECTING;
+    return update_interest(s);
+  }
+  if (err == 0)
+    s->stream_flags_ |= READABLE | WRITABLE;
+  finish(s, (async_req_t *)req, err);
+  schedule_report(s);
+  return 0;
+}
+
+static void connect_done(async_stream_t *s) {
+  int err = 0;
+  socklen_t len = sizeof(err);
+  async_connect_t *req = s->connect_;
+  getsockopt(s->fd_, SOL_SOCKET, SO_ERROR, &err, &len);
+  if (err == EINPROGRESS)
+    return;
+  s->connect_ = NULL;
+  s->stream_flags_ &= ~(unsigned)CONNECTING;
+  if (err == 0)
+    s->stream_flags_ |= READABLE | WRITABLE;
+  finish(s, (async_req_t *)req, async_translate_sys_error(err));
+  update_interest(s);
+}
+
 static void finish(async_stream_t *s, async_req_t *req, int status) {
   if (req->type == ASYNC_WRITE) {
     async_write_t *w = (async_write_t *)req;
@@ -195,10 +344,14 @@ static void report_one(async_stream_t *s) {
       async__free(w->bufs_);
     if (w->cb_ != NULL)
       w->cb_(w, req->status_);
-  } else {
+  } else if (req->type == ASYNC_SHUTDOWN) {
     async_shutdown_t *sh = (async_shutdown_t *)req;
     if (sh->cb_ != NULL)
       sh->cb_(sh, req->status_);
+  } else {
+    async_connect_t *c = (async_connect_t *)req;
+    if (c->cb_ != NULL)
+      c->cb_(c, req->status_);
   }
 }
 
@@ -214,6 +367,8 @@ static void schedule_report(async_stream_t *s) {
   if (!async__list_empty(&s->finished_) && !async_defer_pending(&s->report_))
     async_defer(s->loop, &s->report_, report_cb);
 }
+
+
 
 static void read_some(async_stream_t *s) {
   for (int i = 0; i < READ_BATCH && (s->stream_flags_ & READING); i++) {
@@ -249,6 +404,18 @@ static void read_some(async_stream_t *s) {
 static void stream_io(async_watch_t *w, int status, unsigned events) {
   async_stream_t *s = STREAM_OF(w);
   (void)status;
+  if (s->stream_flags_ & LISTENING) {
+    if (events & (ASYNC_READABLE | ASYNC_ERROR))
+      accept_some(s);
+    return;
+  }
+  if (s->stream_flags_ & CONNECTING) {
+    if (events & (ASYNC_WRITABLE | ASYNC_ERROR | ASYNC_HANGUP)) {
+      connect_done(s);
+      run_finished(s);
+    }
+    return;
+  }
   if ((events & (ASYNC_READABLE | ASYNC_HANGUP | ASYNC_ERROR)) && (s->stream_flags_ & READING))
     read_some(s);
   if (async__is_closing(s) || s->fd_ < 0)
@@ -390,6 +557,19 @@ void async__stream_close(async_stream_t *s) {
   if (s->shutdown_ != NULL) {
     finish(s, (async_req_t *)s->shutdown_, ASYNC_ECANCELED);
     s->shutdown_ = NULL;
+  }
+  if (s->connect_ != NULL) {
+    finish(s, (async_req_t *)s->connect_, ASYNC_ECANCELED);
+    s->connect_ = NULL;
+  }
+  s->stream_flags_ &= ~(unsigned)(LISTENING | CONNECTING);
+  if (s->accepted_fd_ >= 0) {
+    close(s->accepted_fd_);
+    s->accepted_fd_ = -1;
+  }
+  if (s->reserve_fd_ >= 0) {
+    close(s->reserve_fd_);
+    s->reserve_fd_ = -1;
   }
   if (s->fd_ >= 0) {
     async__io_detach(s->loop, s->fd_);

@@ -22,6 +22,8 @@ int async__fd_check(int fd);
 int async__stream_init(async_loop_t *loop, async_stream_t *s, async_handle_type type);
 int async__stream_open(async_stream_t *s, int fd, unsigned readable, unsigned writable,
                        int is_socket);
+int async__stream_connect(async_stream_t *s, async_connect_t *req, const struct sockaddr *addr,
+                          unsigned len, async_connect_cb cb);
 
 /* signal.c */
 void async__signal_loop_init(async_loop_t *loop);
