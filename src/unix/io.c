@@ -54,6 +54,17 @@ int async__io_attach(async_loop_t *loop, async_watch_t *w, int fd) {
   return 0;
 }
 
+/* The fd watcher a handle keeps for its own fd (streams, UDP, the wake
+ * channel): not walked, not counted, active from the start. */
+int async__io_attach_internal(async_loop_t *loop, async_watch_t *w, int fd, async_watch_cb cb) {
+  async__handle_init_internal(loop, (async_handle_t *)w, ASYNC_WATCH);
+  w->fd = fd;
+  w->events_ = 0;
+  w->cb_.watch = cb;
+  w->flags_ |= ASYNC__ACTIVE;
+  return async__io_attach(loop, w, fd);
+}
+
 /* Applies the change at once, so an error reaches the caller. */
 int async__io_set(async_loop_t *loop, int fd, unsigned events) {
   struct async__fd_entry *e = &loop->fds_[fd];

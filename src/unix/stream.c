@@ -65,13 +65,7 @@ int async__stream_init(async_loop_t *loop, async_stream_t *s, async_handle_type 
 
 int async__stream_open(async_stream_t *s, int fd, unsigned readable, unsigned writable,
                        int is_socket) {
-  int err;
-  async__handle_init_internal(s->loop, (async_handle_t *)&s->io_, ASYNC_WATCH);
-  s->io_.fd = fd;
-  s->io_.events_ = 0;
-  s->io_.cb_.watch = stream_io;
-  s->io_.flags_ |= ASYNC__ACTIVE;
-  err = async__io_attach(s->loop, &s->io_, fd);
+  int err = async__io_attach_internal(s->loop, &s->io_, fd, stream_io);
   if (err != 0)
     return err;
   s->fd_ = fd;

@@ -8,14 +8,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static socklen_t addr_len(const struct sockaddr *addr) {
-  switch (addr->sa_family) {
-  case AF_INET: return sizeof(struct sockaddr_in);
-  case AF_INET6: return sizeof(struct sockaddr_in6);
-  default: return 0;
-  }
-}
-
 /* The socket exists once the family is known; it starts neither readable
  * nor writable: connect or accept makes it so. */
 static int ensure_socket(async_tcp_t *tcp, int family) {
@@ -78,7 +70,7 @@ int async_tcp_open(async_tcp_t *tcp, int fd) {
 
 int async_tcp_bind(async_tcp_t *tcp, const struct sockaddr *addr, unsigned flags) {
   int on = 1, err;
-  if (tcp == NULL || addr == NULL || addr_len(addr) == 0 || async__is_closing(tcp) ||
+  if (tcp == NULL || addr == NULL || async__addr_len(addr) == 0 || async__is_closing(tcp) ||
       (flags & ~(unsigned)(ASYNC_TCP_IPV6ONLY | ASYNC_TCP_REUSEPORT)) ||
       ((flags & ASYNC_TCP_IPV6ONLY) && addr->sa_family != AF_INET6))
     return ASYNC_EINVAL;
@@ -99,7 +91,7 @@ int async_tcp_bind(async_tcp_t *tcp, const struct sockaddr *addr, unsigned flags
   if (flags & ASYNC_TCP_REUSEPORT)
     return ASYNC_ENOTSUP;
 #endif
-  if (bind(tcp->fd_, addr, addr_len(addr)) != 0)
+  if (bind(tcp->fd_, addr, async__addr_len(addr)) != 0)
     return async_translate_sys_error(errno);
   return 0;
 }
@@ -107,11 +99,12 @@ int async_tcp_bind(async_tcp_t *tcp, const struct sockaddr *addr, unsigned flags
 int async_tcp_connect(async_connect_t *req, async_tcp_t *tcp, const struct sockaddr *addr,
                       async_connect_cb cb) {
   int err;
-  if (req == NULL || tcp == NULL || addr == NULL || addr_len(addr) == 0 || async__is_closing(tcp))
+  if (req == NULL || tcp == NULL || addr == NULL || async__addr_len(addr) == 0 ||
+      async__is_closing(tcp))
     return ASYNC_EINVAL;
   if ((err = ensure_socket(tcp, addr->sa_family)) != 0)
     return err;
-  return async__stream_connect((async_stream_t *)tcp, req, addr, addr_len(addr), cb);
+  return async__stream_connect((async_stream_t *)tcp, req, addr, async__addr_len(addr), cb);
 }
 
 static int set_opt(const async_tcp_t *tcp, int level, int name, int value) {
@@ -143,26 +136,17 @@ int async_tcp_keepalive(async_tcp_t *tcp, int on, unsigned delay) {
 #endif
 }
 
-static int name_of(const async_tcp_t *tcp, struct sockaddr *name, int *namelen,
-                   int (*get)(int, struct sockaddr *, socklen_t *)) {
-  socklen_t len;
-  if (tcp == NULL || name == NULL || namelen == NULL || *namelen < 0)
-    return ASYNC_EINVAL;
-  if (tcp->fd_ < 0)
-    return ASYNC_EBADF;
-  len = (socklen_t)*namelen;
-  if (get(tcp->fd_, name, &len) != 0)
-    return async_translate_sys_error(errno);
-  *namelen = (int)len;
-  return 0;
-}
 
 int async_tcp_getsockname(const async_tcp_t *tcp, struct sockaddr *name, int *namelen) {
-  return name_of(tcp, name, namelen, getsockname);
+  if (tcp == NULL)
+    return ASYNC_EINVAL;
+  return async__sock_name(tcp->fd_, name, namelen, 0);
 }
 
 int async_tcp_getpeername(const async_tcp_t *tcp, struct sockaddr *name, int *namelen) {
-  return name_of(tcp, name, namelen, getpeername);
+  if (tcp == NULL)
+    return ASYNC_EINVAL;
+  return async__sock_name(tcp->fd_, name, namelen, 1);
 }
 
 /* A zero linger time turns the close into a reset. */

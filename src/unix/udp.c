@@ -20,14 +20,6 @@ enum { BOUND = 1, CONNECTED = 2, RECEIVING = 4 };
 
 static void udp_io(async_watch_t *w, int status, unsigned events);
 
-static socklen_t addr_len(const struct sockaddr *addr) {
-  switch (addr->sa_family) {
-  case AF_INET: return sizeof(struct sockaddr_in);
-  case AF_INET6: return sizeof(struct sockaddr_in6);
-  default: return 0;
-  }
-}
-
 /* Events the socket needs: reading while receiving, writing while sends wait. */
 static int update_interest(async_udp_t *udp) {
   unsigned want = ((udp->udp_flags_ & RECEIVING) ? ASYNC_READABLE : 0u) |
@@ -37,13 +29,7 @@ static int update_interest(async_udp_t *udp) {
 }
 
 static int attach(async_udp_t *udp, int fd) {
-  int err;
-  async__handle_init_internal(udp->loop, (async_handle_t *)&udp->io_, ASYNC_WATCH);
-  udp->io_.fd = fd;
-  udp->io_.events_ = 0;
-  udp->io_.cb_.watch = udp_io;
-  udp->io_.flags_ |= ASYNC__ACTIVE;
-  err = async__io_attach(udp->loop, &udp->io_, fd);
+  int err = async__io_attach_internal(udp->loop, &udp->io_, fd, udp_io);
   if (err == 0)
     udp->fd_ = fd;
   return err;
@@ -114,7 +100,7 @@ int async_udp_open(async_udp_t *udp, int fd) {
 
 int async_udp_bind(async_udp_t *udp, const struct sockaddr *addr, unsigned flags) {
   int on = 1, err;
-  if (udp == NULL || addr == NULL || addr_len(addr) == 0 || async__is_closing(udp) ||
+  if (udp == NULL || addr == NULL || async__addr_len(addr) == 0 || async__is_closing(udp) ||
       (flags & ~(unsigned)(ASYNC_UDP_IPV6ONLY | ASYNC_UDP_REUSEADDR | ASYNC_UDP_REUSEPORT)) ||
       ((flags & ASYNC_UDP_IPV6ONLY) && addr->sa_family != AF_INET6))
     return ASYNC_EINVAL;
@@ -134,7 +120,7 @@ int async_udp_bind(async_udp_t *udp, const struct sockaddr *addr, unsigned flags
   if (flags & ASYNC_UDP_REUSEPORT)
     return ASYNC_ENOTSUP;
 #endif
-  if (bind(udp->fd_, addr, addr_len(addr)) != 0)
+  if (bind(udp->fd_, addr, async__addr_len(addr)) != 0)
     return async_translate_sys_error(errno);
   udp->udp_flags_ |= BOUND;
   return 0;
@@ -142,7 +128,7 @@ int async_udp_bind(async_udp_t *udp, const struct sockaddr *addr, unsigned flags
 
 int async_udp_connect(async_udp_t *udp, const struct sockaddr *addr) {
   int err;
-  if (udp == NULL || async__is_closing(udp) || (addr != NULL && addr_len(addr) == 0))
+  if (udp == NULL || async__is_closing(udp) || (addr != NULL && async__addr_len(addr) == 0))
     return ASYNC_EINVAL;
   if (addr == NULL) {
     struct sockaddr unspec;
@@ -159,32 +145,23 @@ int async_udp_connect(async_udp_t *udp, const struct sockaddr *addr) {
     return ASYNC_EISCONN;
   if ((err = ensure_socket(udp, addr->sa_family)) != 0)
     return err;
-  if (connect(udp->fd_, addr, addr_len(addr)) != 0)
+  if (connect(udp->fd_, addr, async__addr_len(addr)) != 0)
     return async_translate_sys_error(errno);
   udp->udp_flags_ |= CONNECTED | BOUND;
   return 0;
 }
 
-static int name_of(const async_udp_t *udp, struct sockaddr *name, int *namelen,
-                   int (*get)(int, struct sockaddr *, socklen_t *)) {
-  socklen_t len;
-  if (udp == NULL || name == NULL || namelen == NULL || *namelen < 0)
-    return ASYNC_EINVAL;
-  if (udp->fd_ < 0)
-    return ASYNC_EBADF;
-  len = (socklen_t)*namelen;
-  if (get(udp->fd_, name, &len) != 0)
-    return async_translate_sys_error(errno);
-  *namelen = (int)len;
-  return 0;
-}
 
 int async_udp_getsockname(const async_udp_t *udp, struct sockaddr *name, int *namelen) {
-  return name_of(udp, name, namelen, getsockname);
+  if (udp == NULL)
+    return ASYNC_EINVAL;
+  return async__sock_name(udp->fd_, name, namelen, 0);
 }
 
 int async_udp_getpeername(const async_udp_t *udp, struct sockaddr *name, int *namelen) {
-  return name_of(udp, name, namelen, getpeername);
+  if (udp == NULL)
+    return ASYNC_EINVAL;
+  return async__sock_name(udp->fd_, name, namelen, 1);
 }
 
 /* One datagram out: sendmsg over the caller's buffers. */
@@ -193,7 +170,7 @@ static long send_bufs(int fd, const async_buf_t *bufs, unsigned nbufs, const str
   ssize_t n;
   memset(&msg, 0, sizeof(msg));
   msg.msg_name = (void *)addr;
-  msg.msg_namelen = addr != NULL ? addr_len(addr) : 0;
+  msg.msg_namelen = addr != NULL ? async__addr_len(addr) : 0;
   msg.msg_iov = (struct iovec *)(void *)bufs; /* async_buf_t has struct iovec's layout */
   msg.msg_iovlen = nbufs;
   do
@@ -259,7 +236,7 @@ int async_udp_send(async_udp_send_t *req, async_udp_t *udp, const async_buf_t bu
                    unsigned nbufs, const struct sockaddr *addr, async_udp_send_cb cb) {
   int err;
   if (req == NULL || udp == NULL || (bufs == NULL && nbufs > 0) || async__is_closing(udp) ||
-      (addr != NULL && addr_len(addr) == 0))
+      (addr != NULL && async__addr_len(addr) == 0))
     return ASYNC_EINVAL;
   if ((addr == NULL) != ((udp->udp_flags_ & CONNECTED) != 0))
     return ASYNC_EINVAL; /* a connected socket takes no address, an unconnected one needs one */
@@ -273,7 +250,7 @@ int async_udp_send(async_udp_send_t *req, async_udp_t *udp, const async_buf_t bu
   req->nbufs_ = nbufs;
   req->has_addr_ = addr != NULL;
   if (addr != NULL)
-    memcpy(&req->addr_, addr, addr_len(addr));
+    memcpy(&req->addr_, addr, async__addr_len(addr));
   req->handle = udp;
   req->cb_ = cb;
   req->loop = udp->loop;
@@ -298,7 +275,7 @@ long async_udp_try_send(async_udp_t *udp, const async_buf_t bufs[], unsigned nbu
                         const struct sockaddr *addr) {
   int err;
   if (udp == NULL || (bufs == NULL && nbufs > 0) || async__is_closing(udp) ||
-      (addr != NULL && addr_len(addr) == 0) ||
+      (addr != NULL && async__addr_len(addr) == 0) ||
       ((addr == NULL) != ((udp->udp_flags_ & CONNECTED) != 0)))
     return ASYNC_EINVAL;
   if (!async__list_empty(&udp->queue_))

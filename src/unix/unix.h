@@ -11,6 +11,7 @@
 
 /* io.c: the fd table and event dispatch. */
 int async__io_attach(async_loop_t *loop, async_watch_t *w, int fd);
+int async__io_attach_internal(async_loop_t *loop, async_watch_t *w, int fd, async_watch_cb cb);
 void async__io_detach(async_loop_t *loop, int fd);
 int async__io_set(async_loop_t *loop, int fd, unsigned events);
 void async__io_event(async_loop_t *loop, int fd, uint32_t tag, unsigned events);
@@ -29,6 +30,10 @@ int async__stream_connect(async_stream_t *s, async_connect_t *req, const struct 
 void async__signal_loop_init(async_loop_t *loop);
 void async__signal_loop_close(async_loop_t *loop);
 void async__signal_dispatch(async_loop_t *loop);
+
+/* socket.c: what TCP and UDP share. */
+unsigned async__addr_len(const struct sockaddr *addr); /* 0: not AF_INET/AF_INET6 */
+int async__sock_name(int fd, struct sockaddr *name, int *namelen, int peer);
 
 /* wakeup.c */
 int async__wake_init(async_loop_t *loop);

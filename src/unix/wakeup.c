@@ -25,19 +25,9 @@ static int open_channel(async_loop_t *loop) {
     return async_translate_sys_error(errno);
   loop->wake_rfd_ = loop->wake_wfd_ = fd;
 #else
-  int fds[2];
-#if defined(ASYNC_HAVE_PIPE2)
-  if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0)
-    return async_translate_sys_error(errno);
-#else
-  /* Without pipe2 a fork+exec on another thread may briefly see these. */
-  if (pipe(fds) != 0)
-    return async_translate_sys_error(errno);
-  for (int i = 0; i < 2; i++) {
-    fcntl(fds[i], F_SETFD, FD_CLOEXEC);
-    fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
-  }
-#endif
+  int fds[2], err = async_pipe(fds, ASYNC_PIPE_NONBLOCK);
+  if (err != 0)
+    return err;
   loop->wake_rfd_ = fds[0];
   loop->wake_wfd_ = fds[1];
 #endif
@@ -56,12 +46,8 @@ int async__wake_init(async_loop_t *loop) {
   int err = open_channel(loop);
   if (err != 0)
     return err;
-  async__handle_init_internal(loop, (async_handle_t *)w, ASYNC_WATCH);
-  w->fd = loop->wake_rfd_;
+  err = async__io_attach_internal(loop, w, loop->wake_rfd_, wake_cb);
   w->events_ = ASYNC_READABLE;
-  w->cb_.watch = wake_cb;
-  w->flags_ |= ASYNC__ACTIVE;
-  err = async__io_attach(loop, w, w->fd);
   if (err == 0)
     err = async__io_set(loop, w->fd, ASYNC_READABLE);
   if (err != 0) {
