@@ -5,6 +5,7 @@
 #include "unix.h"
 
 #include <fcntl.h>
+#include <stddef.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -74,10 +75,19 @@ int async__stream_open(async_stream_t *s, int fd, unsigned readable, unsigned wr
   return 0;
 }
 
-/* Writes iov without letting SIGPIPE reach the process: sockets say so per
+/* async_buf_t is handed to the kernel as struct iovec. */
+_Static_assert(sizeof(async_buf_t) == sizeof(struct iovec) &&
+                   offsetof(async_buf_t, base) == offsetof(struct iovec, iov_base) &&
+                   offsetof(async_buf_t, len) == offsetof(struct iovec, iov_len),
+               "async_buf_t must have the layout of struct iovec");
+
+/* Writes bufs without letting SIGPIPE reach the process: sockets say so per
  * call; for pipes the signal is blocked in this thread for the call and a
- * SIGPIPE it raised is taken back before unblocking. */
-static ssize_t write_quietly(async_stream_t *s, struct iovec *iov, int n) {
+ * SIGPIPE it raised is taken back before unblocking. Returns the bytes
+ * written, ASYNC_EAGAIN, or another error. */
+static long write_quietly(async_stream_t *s, const async_buf_t *bufs, unsigned nbufs) {
+  struct iovec *iov = (struct iovec *)(void *)bufs;
+  int n = nbufs < IOV_MAX_BATCH ? (int)nbufs : IOV_MAX_BATCH;
   sigset_t pipe_only, old, pending;
   ssize_t r;
   int was_pending;
@@ -89,7 +99,7 @@ static ssize_t write_quietly(async_stream_t *s, struct iovec *iov, int n) {
     do
       r = sendmsg(s->fd_, &msg, MSG_NOSIGNAL);
     while (r < 0 && errno == EINTR);
-    return r;
+    goto done;
   }
   sigemptyset(&pipe_only);
   sigaddset(&pipe_only, SIGPIPE);
@@ -106,7 +116,10 @@ static ssize_t write_quietly(async_stream_t *s, struct iovec *iov, int n) {
     errno = saved;
   }
   pthread_sigmask(SIG_SETMASK, &old, NULL);
-  return r;
+done:
+  if (r >= 0)
+    return (long)r;
+  return errno == EAGAIN || errno == EWOULDBLOCK ? ASYNC_EAGAIN : async_translate_sys_error(errno);
 }
 
 static size_t buf_total(const async_buf_t *bufs, unsigned nbufs) {
@@ -120,19 +133,12 @@ static size_t buf_total(const async_buf_t *bufs, unsigned nbufs) {
  * 0 when the kernel refused more, or a negative error. */
 static int write_some(async_stream_t *s, async_write_t *req) {
   while (req->index_ < req->nbufs_) {
-    struct iovec iov[IOV_MAX_BATCH];
-    int n = 0;
-    ssize_t r;
-    for (unsigned i = req->index_; i < req->nbufs_ && n < IOV_MAX_BATCH; i++, n++) {
-      iov[n].iov_base = req->bufs_[i].base;
-      iov[n].iov_len = req->bufs_[i].len;
-    }
-    r = write_quietly(s, iov, n);
+    long r = write_quietly(s, req->bufs_ + req->index_, req->nbufs_ - req->index_);
     if (r < 0)
-      return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : async_translate_sys_error(errno);
+      return r == ASYNC_EAGAIN ? 0 : (int)r;
     s->write_queue_size -= (size_t)r;
     while (req->index_ < req->nbufs_ && (size_t)r >= req->bufs_[req->index_].len) {
-      r -= (ssize_t)req->bufs_[req->index_].len;
+      r -= (long)req->bufs_[req->index_].len;
       req->bufs_[req->index_].len = 0;
       req->index_++;
     }
@@ -486,23 +492,12 @@ int async_write(async_write_t *req, async_stream_t *s, const async_buf_t bufs[],
 }
 
 long async_try_write(async_stream_t *s, const async_buf_t bufs[], unsigned nbufs) {
-  struct iovec iov[IOV_MAX_BATCH];
-  ssize_t r;
   if (s == NULL || (bufs == NULL && nbufs > 0) || async__is_closing(s) || s->fd_ < 0 ||
       !(s->stream_flags_ & WRITABLE) || (s->stream_flags_ & SHUT))
     return ASYNC_EINVAL;
   if (!async__list_empty(&s->writes_))
     return ASYNC_EAGAIN;
-  if (nbufs > IOV_MAX_BATCH)
-    nbufs = IOV_MAX_BATCH;
-  for (unsigned i = 0; i < nbufs; i++) {
-    iov[i].iov_base = bufs[i].base;
-    iov[i].iov_len = bufs[i].len;
-  }
-  r = write_quietly(s, iov, (int)nbufs);
-  if (r < 0)
-    return errno == EAGAIN || errno == EWOULDBLOCK ? ASYNC_EAGAIN : async_translate_sys_error(errno);
-  return (long)r;
+  return write_quietly(s, bufs, nbufs);
 }
 
 int async_shutdown(async_shutdown_t *req, async_stream_t *s, async_shutdown_cb cb) {
