@@ -802,6 +802,10 @@ struct async_stream_s {
 struct async_pipe_s {
   ASYNC_HANDLE_FIELDS
   ASYNC_STREAM_FIELDS
+  char *bound_path_;  /* filesystem name bound here, removed at close */
+  int *pending_fds_;  /* fds received over an IPC pipe, for async_accept */
+  unsigned npending_;
+  unsigned pending_cap_;
 };
 
 struct async_write_s {
@@ -811,6 +815,7 @@ struct async_write_s {
   async_buf_t *bufs_;
   unsigned nbufs_;
   unsigned index_;    /* first buffer not fully written */
+  int send_fd_;       /* a copy of the fd to pass with the first byte, or -1 */
   async_buf_t small_[4];
 };
 
@@ -839,8 +844,10 @@ struct async_tcp_s {
  * (already listening), system errors. */
 ASYNC_EXTERN int async_listen(async_stream_t *stream, int backlog, async_connection_cb cb);
 /* Hands the connection waiting on server to client (an initialised handle
- * of the same kind without an fd). ASYNC_EAGAIN if none is waiting,
- * ASYNC_EINVAL (NULL, closing, not listening, client has an fd). */
+ * of the same kind without an fd); on an IPC pipe that is not listening,
+ * the next fd received (see async_pipe_pending_type). ASYNC_EAGAIN if none
+ * is waiting, ASYNC_EINVAL (NULL, closing, not listening, client has an fd
+ * or is of another type). */
 ASYNC_EXTERN int async_accept(async_stream_t *server, async_stream_t *client);
 
 enum async_tcp_flags { ASYNC_TCP_IPV6ONLY = 1, ASYNC_TCP_REUSEPORT = 2 };
@@ -913,6 +920,75 @@ ASYNC_EXTERN int async_pipe_open(async_pipe_t *pipe, int fd);
  * close-on-exec; ASYNC_PIPE_NONBLOCK makes them non-blocking. */
 enum { ASYNC_PIPE_NONBLOCK = 1 };
 ASYNC_EXTERN int async_pipe(int fds[2], int flags);
+
+/* ---- Unix domain sockets and fd passing (ASYNC_CAP_UNIX_SOCKET) ---------- */
+
+/* async_pipe_init_ex flags: ASYNC_PIPE_IPC makes the pipe carry fds along
+ * with bytes (async_write2 / async_accept of what arrived). */
+enum { ASYNC_PIPE_IPC = 1 };
+
+/* async_pipe_init with flags. ASYNC_EINVAL (NULL, unknown flags),
+ * ASYNC_ENOTSUP without ASYNC_CAP_PIPE (or, for IPC, ASYNC_CAP_UNIX_SOCKET). */
+ASYNC_EXTERN int async_pipe_init_ex(async_loop_t *loop, async_pipe_t *pipe, unsigned flags);
+/* Binds a new Unix socket to a filesystem path (removed again when the
+ * handle closes). ASYNC_ENAMETOOLONG if it does not fit sun_path (never
+ * truncated), ASYNC_EADDRINUSE, ASYNC_EBUSY (has an fd), ASYNC_EINVAL,
+ * ASYNC_ENOTSUP without ASYNC_CAP_UNIX_SOCKET, system errors. */
+ASYNC_EXTERN int async_pipe_bind(async_pipe_t *pipe, const char *name);
+/* Same with an explicit length; a name starting with a NUL byte is in
+ * Linux's abstract namespace (no file; ASYNC_ENOTSUP elsewhere). */
+ASYNC_EXTERN int async_pipe_bind2(async_pipe_t *pipe, const char *name, size_t namelen);
+/* Connects to a Unix socket by path; cb(req, status) from the loop: 0,
+ * ASYNC_ENOENT, ASYNC_ECONNREFUSED, ASYNC_EAGAIN (the listener's backlog is
+ * full), ASYNC_ECANCELED if the handle closes first. Returns
+ * ASYNC_ENAMETOOLONG, ASYNC_EBUSY (has an fd), ASYNC_EINVAL. */
+ASYNC_EXTERN int async_pipe_connect(async_connect_t *req, async_pipe_t *pipe, const char *name,
+                                    async_connect_cb cb);
+ASYNC_EXTERN int async_pipe_connect2(async_connect_t *req, async_pipe_t *pipe, const char *name,
+                                     size_t namelen, async_connect_cb cb);
+/* The socket's own / its peer's name into buf (not NUL-terminated when it
+ * fills buf; abstract names start with a NUL); *len is the size in and the
+ * name's length out. ASYNC_ENOBUFS (with *len set to the size needed),
+ * ASYNC_EBADF (no fd), ASYNC_ENOTSOCK, ASYNC_ENOTCONN, ASYNC_EINVAL. */
+ASYNC_EXTERN int async_pipe_getsockname(const async_pipe_t *pipe, char *buf, size_t *len);
+ASYNC_EXTERN int async_pipe_getpeername(const async_pipe_t *pipe, char *buf, size_t *len);
+/* Opens the bound socket file to other users: ASYNC_READABLE and/or
+ * ASYNC_WRITABLE add read/write permission for group and others.
+ * ASYNC_EINVAL (NULL, bad mode, abstract or no name), system errors. */
+ASYNC_EXTERN int async_pipe_chmod(async_pipe_t *pipe, int mode);
+
+typedef struct {
+  long pid; /* -1 where the system does not say */
+  long uid;
+  long gid;
+} async_peercred_t;
+/* The credentials of the connected peer process. ASYNC_EBADF (no fd),
+ * ASYNC_ENOTSOCK, ASYNC_ENOTSUP where the system has no way to ask. */
+ASYNC_EXTERN int async_pipe_getpeercred(const async_pipe_t *pipe, async_peercred_t *cred);
+
+/* Like async_write, and passes send_handle's socket or pipe (a TCP, pipe or
+ * UDP handle with an fd) to the peer of an IPC pipe with the first byte. The
+ * fd is copied at the call: send_handle may be closed at once.
+ * ASYNC_EINVAL (not an IPC pipe, no bytes, send_handle without an fd), and
+ * async_write's errors. */
+ASYNC_EXTERN int async_write2(async_write_t *req, async_stream_t *stream, const async_buf_t bufs[],
+                              unsigned nbufs, async_handle_t *send_handle, async_write_cb cb);
+/* Same with a raw fd (copied at the call). ASYNC_EBADF for a closed fd. */
+ASYNC_EXTERN int async_write_fd(async_write_t *req, async_stream_t *stream, const async_buf_t bufs[],
+                                unsigned nbufs, int fd, async_write_cb cb);
+/* fds received on an IPC pipe and not yet accepted: each is taken by
+ * async_accept(pipe, client) in order, into a client of the type
+ * async_pipe_pending_type names (ASYNC_TCP, ASYNC_UDP or ASYNC_PIPE;
+ * ASYNC_UNKNOWN_HANDLE when none waits). Unaccepted ones close with the pipe. */
+ASYNC_EXTERN int async_pipe_pending_count(const async_pipe_t *pipe);
+ASYNC_EXTERN async_handle_type async_pipe_pending_type(const async_pipe_t *pipe);
+/* Takes the next received fd as it is (the caller closes it): for fds no
+ * handle adopts. The fd, ASYNC_EAGAIN if none waits, ASYNC_EINVAL. */
+ASYNC_EXTERN int async_pipe_take_fd(async_pipe_t *pipe);
+
+/* The fd under a TCP, pipe, UDP or watch handle into *fd (still owned by the
+ * handle). ASYNC_EINVAL (NULL, other type, closing), ASYNC_EBADF (no fd yet). */
+ASYNC_EXTERN int async_fileno(const async_handle_t *handle, int *fd);
 
 /* Bytes a request of the given type occupies (0 for unknown types). */
 ASYNC_EXTERN size_t async_req_size(async_req_type type);

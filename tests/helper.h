@@ -25,6 +25,10 @@ int test_fd_count(void);
 /* True if the loop under test offers every bit of caps. */
 int test_has_caps(const async_loop_t *loop, unsigned caps);
 
+/* An alloc callback handing out one shared 64 KiB buffer (its contents
+ * last until the next read). */
+void test_alloc_slab(async_handle_t *handle, size_t suggested, async_buf_t *buf);
+
 /* cmocka setup/teardown that assert no fd and no block of the library's
  * memory outlives a test (the library's allocator counts blocks meanwhile):
  * use as cmocka_unit_test_setup_teardown(fn, test_fd_setup, test_fd_teardown). */

@@ -9,7 +9,7 @@
 
 /* Bits of features not built yet: zero everywhere today. */
 #define UNBUILT_CAPS                                                            \
-  (ASYNC_CAP_UNIX_SOCKET | ASYNC_CAP_PROCESS)
+  (ASYNC_CAP_PROCESS)
 
 /* ---- helpers -------------------------------------------------------------- */
 

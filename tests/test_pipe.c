@@ -12,7 +12,6 @@ static char *rx;
 static size_t rx_len, rx_cap;
 static int eof_seen, read_errors, writes_done, last_write_status, shutdowns_done;
 static int last_shutdown_status;
-static char slab[65536];
 
 static void reset(void) {
   free(rx);
@@ -20,13 +19,6 @@ static void reset(void) {
   rx_len = rx_cap = 0;
   eof_seen = read_errors = writes_done = shutdowns_done = 0;
   last_write_status = last_shutdown_status = 1;
-}
-
-static void alloc_slab(async_handle_t *h, size_t suggested, async_buf_t *buf) {
-  (void)h;
-  (void)suggested;
-  buf->base = slab;
-  buf->len = sizeof(slab);
 }
 
 static void on_read(async_stream_t *s, long nread, const async_buf_t *buf) {
@@ -102,7 +94,7 @@ static void test_round_trip_and_eof(void **state) {
   assert_false(async_is_writable((async_stream_t *)&r));
   assert_true(async_is_writable((async_stream_t *)&w));
   assert_false(async_is_readable((async_stream_t *)&w));
-  assert_int_equal(async_read_start((async_stream_t *)&r, alloc_slab, on_read), 0);
+  assert_int_equal(async_read_start((async_stream_t *)&r, test_alloc_slab, on_read), 0);
   assert_int_equal(async_write(&req, (async_stream_t *)&w, &buf, 1, on_write), 0);
   assert_int_equal(writes_done, 0); /* never inside async_write */
   run_until(&loop, &writes_done, 1);
@@ -126,7 +118,7 @@ static void test_shutdown_gives_reader_eof(void **state) {
   reset();
   test_loop_init(&loop);
   open_pair(&loop, &r, &w);
-  async_read_start((async_stream_t *)&r, alloc_slab, on_read);
+  async_read_start((async_stream_t *)&r, test_alloc_slab, on_read);
   assert_int_equal(async_write(&req, (async_stream_t *)&w, &buf, 1, on_write), 0);
   assert_int_equal(async_shutdown(&sh, (async_stream_t *)&w, on_shutdown), 0);
   assert_int_equal(async_shutdown(&sh, (async_stream_t *)&w, on_shutdown), ASYNC_EALREADY);
@@ -151,7 +143,7 @@ static void test_ten_thousand_writes_in_order(void **state) {
   reset();
   test_loop_init(&loop);
   open_pair(&loop, &r, &w);
-  async_read_start((async_stream_t *)&r, alloc_slab, on_read);
+  async_read_start((async_stream_t *)&r, test_alloc_slab, on_read);
   for (uint32_t i = 0; i < NWRITES; i++) {
     async_buf_t b = {(char *)&values[i], sizeof(values[i])};
     values[i] = i;
@@ -203,7 +195,7 @@ static void test_64_mib_across_turns(void **state) {
   check.data = &w;
   async_check_start(&check, note_queue);
   async_unref((async_handle_t *)&check);
-  async_read_start((async_stream_t *)&r, alloc_slab, on_read);
+  async_read_start((async_stream_t *)&r, test_alloc_slab, on_read);
   b.base = (char *)data;
   b.len = size;
   assert_int_equal(async_write(&req, (async_stream_t *)&w, &b, 1, on_write), 0);
@@ -314,15 +306,15 @@ static void test_bad_input(void **state) {
   assert_int_equal(async_pipe_init(&loop, &p), 0);
   assert_int_equal(async_pipe_open(&p, file), ASYNC_EINVAL); /* a regular file */
   assert_int_equal(async_pipe_open(&p, -1), ASYNC_EINVAL);
-  assert_int_equal(async_read_start((async_stream_t *)&p, alloc_slab, on_read), ASYNC_ENOTCONN);
+  assert_int_equal(async_read_start((async_stream_t *)&p, test_alloc_slab, on_read), ASYNC_ENOTCONN);
   assert_int_equal(async_write(&req, (async_stream_t *)&p, &buf, 1, on_write), ASYNC_EINVAL);
   open_pair(&loop, &r, &w);
   assert_int_equal(async_pipe_open(&r, 0), ASYNC_EBUSY);
-  assert_int_equal(async_read_start(NULL, alloc_slab, on_read), ASYNC_EINVAL);
+  assert_int_equal(async_read_start(NULL, test_alloc_slab, on_read), ASYNC_EINVAL);
   assert_int_equal(async_read_start((async_stream_t *)&r, NULL, on_read), ASYNC_EINVAL);
-  assert_int_equal(async_read_start((async_stream_t *)&w, alloc_slab, on_read), ASYNC_EINVAL);
-  assert_int_equal(async_read_start((async_stream_t *)&r, alloc_slab, on_read), 0);
-  assert_int_equal(async_read_start((async_stream_t *)&r, alloc_slab, on_read), ASYNC_EALREADY);
+  assert_int_equal(async_read_start((async_stream_t *)&w, test_alloc_slab, on_read), ASYNC_EINVAL);
+  assert_int_equal(async_read_start((async_stream_t *)&r, test_alloc_slab, on_read), 0);
+  assert_int_equal(async_read_start((async_stream_t *)&r, test_alloc_slab, on_read), ASYNC_EALREADY);
   assert_int_equal(async_write(&req, (async_stream_t *)&r, &buf, 1, on_write), ASYNC_EINVAL);
   assert_int_equal(async_write(&req, (async_stream_t *)&w, NULL, 1, on_write), ASYNC_EINVAL);
   assert_int_equal(async_write(NULL, (async_stream_t *)&w, &buf, 1, on_write), ASYNC_EINVAL);
@@ -349,7 +341,7 @@ static void test_socketpair_both_ways(void **state) {
   async_pipe_open(&a, sv[0]);
   async_pipe_open(&b, sv[1]);
   assert_true(async_is_readable((async_stream_t *)&a) && async_is_writable((async_stream_t *)&a));
-  async_read_start((async_stream_t *)&b, alloc_slab, on_read);
+  async_read_start((async_stream_t *)&b, test_alloc_slab, on_read);
   async_write(&req, (async_stream_t *)&a, &buf, 1, on_write);
   async_shutdown(&sh, (async_stream_t *)&a, on_shutdown); /* half-close: a can still read */
   run_until(&loop, &eof_seen, 1);

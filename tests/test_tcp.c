@@ -26,7 +26,6 @@ static int naccepted, accept_errors, last_accept_error;
 static struct conn clients[MAXC];
 static async_connect_t creqs[MAXC];
 static int connects_done, last_connect_status, replies, client_eofs, read_errors_seen;
-static char slab[65536];
 
 /* An unreferenced ticking timer: a turn waiting for an event that never
  * comes ends after a few milliseconds instead of blocking the test forever. */
@@ -43,13 +42,6 @@ static void reset(void) {
   memset(clients, 0, sizeof(clients));
   naccepted = accept_errors = connects_done = replies = client_eofs = read_errors_seen = 0;
   last_connect_status = last_accept_error = 1;
-}
-
-static void alloc_slab(async_handle_t *h, size_t suggested, async_buf_t *buf) {
-  (void)h;
-  (void)suggested;
-  buf->base = slab;
-  buf->len = sizeof(slab);
 }
 
 /* Server side: echo what arrives, shut down after the peer's EOF. */
@@ -82,7 +74,7 @@ static void on_connection(async_stream_t *srv, int status) {
   c = &accepted[naccepted++];
   assert_int_equal(async_tcp_init(srv->loop, &c->tcp), 0);
   assert_int_equal(async_accept(srv, (async_stream_t *)&c->tcp), 0);
-  assert_int_equal(async_read_start((async_stream_t *)&c->tcp, alloc_slab, server_read), 0);
+  assert_int_equal(async_read_start((async_stream_t *)&c->tcp, test_alloc_slab, server_read), 0);
 }
 
 static void client_read(async_stream_t *s, long nread, const async_buf_t *buf) {
@@ -110,7 +102,7 @@ static void on_connect(async_connect_t *req, int status) {
   last_connect_status = status;
   if (status != 0)
     return;
-  assert_int_equal(async_read_start((async_stream_t *)&c->tcp, alloc_slab, client_read), 0);
+  assert_int_equal(async_read_start((async_stream_t *)&c->tcp, test_alloc_slab, client_read), 0);
   assert_int_equal(async_write(&c->wreq, (async_stream_t *)&c->tcp, &msg, 1, NULL), 0);
   assert_int_equal(async_shutdown(&c->sreq, (async_stream_t *)&c->tcp, NULL), 0);
 }
@@ -299,7 +291,7 @@ static void connected_reader(async_connect_t *req, int status) {
     return;
   }
   assert_int_equal(status, 0);
-  async_read_start(req->handle, alloc_slab, read_reset);
+  async_read_start(req->handle, test_alloc_slab, read_reset);
 }
 
 static void test_close_reset(void **state) {
@@ -460,7 +452,7 @@ static void test_bad_input(void **state) {
   assert_int_equal(async_listen((async_stream_t *)&t, 4, on_connection), ASYNC_EALREADY);
   assert_int_equal(async_accept((async_stream_t *)&t, (async_stream_t *)&u), ASYNC_EAGAIN);
   assert_int_equal(async_write(&w, (async_stream_t *)&t, &buf, 1, NULL), ASYNC_EINVAL);
-  assert_int_equal(async_read_start((async_stream_t *)&t, alloc_slab, client_read), ASYNC_EINVAL);
+  assert_int_equal(async_read_start((async_stream_t *)&t, test_alloc_slab, client_read), ASYNC_EINVAL);
   assert_int_equal(async_write(&w, (async_stream_t *)&u, &buf, 1, NULL), ASYNC_EINVAL); /* not connected */
   async_close((async_handle_t *)&t, NULL);
   assert_int_equal(async_accept((async_stream_t *)&t, (async_stream_t *)&u), ASYNC_EINVAL);

@@ -148,3 +148,20 @@ int async__io_poll(async_loop_t *loop, int64_t timeout_ns) {
   }
   return loop->backend_->poll(loop, timeout_ns);
 }
+
+int async_fileno(const async_handle_t *h, int *fd) {
+  int f;
+  if (h == NULL || fd == NULL || async__is_closing(h))
+    return ASYNC_EINVAL;
+  switch (h->type) {
+  case ASYNC_TCP:
+  case ASYNC_PIPE: f = ((const async_stream_t *)h)->fd_; break;
+  case ASYNC_UDP: f = ((const async_udp_t *)h)->fd_; break;
+  case ASYNC_WATCH: f = ((const async_watch_t *)h)->fd; break;
+  default: return ASYNC_EINVAL;
+  }
+  if (f < 0)
+    return ASYNC_EBADF;
+  *fd = f;
+  return 0;
+}

@@ -6,12 +6,24 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int async_pipe_init(async_loop_t *loop, async_pipe_t *pipe) {
-  if (loop == NULL || pipe == NULL)
+int async_pipe_init_ex(async_loop_t *loop, async_pipe_t *pipe, unsigned flags) {
+  int err;
+  if (loop == NULL || pipe == NULL || (flags & ~(unsigned)ASYNC_PIPE_IPC))
     return ASYNC_EINVAL;
-  if (!(loop->caps_ & ASYNC_CAP_PIPE))
+  if (!(loop->caps_ & ASYNC_CAP_PIPE) ||
+      ((flags & ASYNC_PIPE_IPC) && !(loop->caps_ & ASYNC_CAP_UNIX_SOCKET)))
     return ASYNC_ENOTSUP;
-  return async__stream_init(loop, (async_stream_t *)pipe, ASYNC_PIPE);
+  pipe->bound_path_ = NULL;
+  pipe->pending_fds_ = NULL;
+  pipe->npending_ = pipe->pending_cap_ = 0;
+  err = async__stream_init(loop, (async_stream_t *)pipe, ASYNC_PIPE);
+  if (err == 0 && (flags & ASYNC_PIPE_IPC))
+    pipe->stream_flags_ = ASYNC__STREAM_IPC;
+  return err;
+}
+
+int async_pipe_init(async_loop_t *loop, async_pipe_t *pipe) {
+  return async_pipe_init_ex(loop, pipe, 0);
 }
 
 int async_pipe_open(async_pipe_t *pipe, int fd) {

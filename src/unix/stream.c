@@ -25,7 +25,8 @@ enum {
   READ_EOF = 32,
   LISTENING = 64,
   ACCEPT_PAUSED = 128, /* a connection waits for async_accept */
-  CONNECTING = 256
+  CONNECTING = 256,
+  IPC = ASYNC__STREAM_IPC /* fds travel with the bytes (a pipe's flag) */
 };
 
 #define ACCEPT_BATCH 32
@@ -70,8 +71,8 @@ int async__stream_open(async_stream_t *s, int fd, unsigned readable, unsigned wr
   if (err != 0)
     return err;
   s->fd_ = fd;
-  s->stream_flags_ = (readable ? READABLE : 0u) | (writable ? WRITABLE : 0u) |
-                     (is_socket ? SOCKET : 0u);
+  s->stream_flags_ = (s->stream_flags_ & IPC) | (readable ? READABLE : 0u) |
+                     (writable ? WRITABLE : 0u) | (is_socket ? SOCKET : 0u);
   return 0;
 }
 
@@ -83,19 +84,36 @@ _Static_assert(sizeof(async_buf_t) == sizeof(struct iovec) &&
 
 /* Writes bufs without letting SIGPIPE reach the process: sockets say so per
  * call; for pipes the signal is blocked in this thread for the call and a
- * SIGPIPE it raised is taken back before unblocking. Returns the bytes
- * written, ASYNC_EAGAIN, or another error. */
-static long write_quietly(async_stream_t *s, const async_buf_t *bufs, unsigned nbufs) {
+ * SIGPIPE it raised is taken back before unblocking. send_fd (or -1) rides
+ * along as SCM_RIGHTS. Returns the bytes written, ASYNC_EAGAIN, or another
+ * error. */
+static long write_quietly(async_stream_t *s, const async_buf_t *bufs, unsigned nbufs,
+                          int send_fd) {
   struct iovec *iov = (struct iovec *)(void *)bufs;
   int n = nbufs < IOV_MAX_BATCH ? (int)nbufs : IOV_MAX_BATCH;
   sigset_t pipe_only, old, pending;
   ssize_t r;
   int was_pending;
   if (s->stream_flags_ & SOCKET) {
+    union {
+      struct cmsghdr align;
+      char space[CMSG_SPACE(sizeof(int))];
+    } control;
     struct msghdr msg;
     memset(&msg, 0, sizeof(msg));
     msg.msg_iov = iov;
     msg.msg_iovlen = (size_t)n;
+    if (send_fd >= 0) {
+      struct cmsghdr *c;
+      memset(&control, 0, sizeof(control));
+      msg.msg_control = control.space;
+      msg.msg_controllen = sizeof(control.space);
+      c = CMSG_FIRSTHDR(&msg);
+      c->cmsg_level = SOL_SOCKET;
+      c->cmsg_type = SCM_RIGHTS;
+      c->cmsg_len = CMSG_LEN(sizeof(int));
+      memcpy(CMSG_DATA(c), &send_fd, sizeof(int));
+    }
     do
       r = sendmsg(s->fd_, &msg, MSG_NOSIGNAL);
     while (r < 0 && errno == EINTR);
@@ -133,9 +151,13 @@ static size_t buf_total(const async_buf_t *bufs, unsigned nbufs) {
  * 0 when the kernel refused more, or a negative error. */
 static int write_some(async_stream_t *s, async_write_t *req) {
   while (req->index_ < req->nbufs_) {
-    long r = write_quietly(s, req->bufs_ + req->index_, req->nbufs_ - req->index_);
+    long r = write_quietly(s, req->bufs_ + req->index_, req->nbufs_ - req->index_, req->send_fd_);
     if (r < 0)
       return r == ASYNC_EAGAIN ? 0 : (int)r;
+    if (req->send_fd_ >= 0 && r > 0) { /* it went with the first byte */
+      close(req->send_fd_);
+      req->send_fd_ = -1;
+    }
     s->write_queue_size -= (size_t)r;
     while (req->index_ < req->nbufs_ && (size_t)r >= req->bufs_[req->index_].len) {
       r -= (long)req->bufs_[req->index_].len;
@@ -226,6 +248,11 @@ int async_listen(async_stream_t *s, int backlog, async_connection_cb cb) {
 
 int async_accept(async_stream_t *server, async_stream_t *client) {
   int fd, err;
+  if (server != NULL && client != NULL && server->type == ASYNC_PIPE &&
+      (server->stream_flags_ & IPC) && !(server->stream_flags_ & LISTENING))
+    return async__is_closing(server) || async__is_closing(client)
+               ? ASYNC_EINVAL
+               : async__pipe_accept_pending((async_pipe_t *)server, client);
   if (server == NULL || client == NULL || async__is_closing(server) ||
       async__is_closing(client) || !(server->stream_flags_ & LISTENING) || client->fd_ >= 0 ||
       client->type != server->type)
@@ -292,6 +319,10 @@ static void finish(async_stream_t *s, async_req_t *req, int status) {
     async_write_t *w = (async_write_t *)req;
     async__list_remove(&req->link_);
     s->write_queue_size -= buf_total(w->bufs_ + w->index_, w->nbufs_ - w->index_);
+    if (w->send_fd_ >= 0) { /* never sent */
+      close(w->send_fd_);
+      w->send_fd_ = -1;
+    }
   }
   req->status_ = status;
   async__list_insert_tail(&s->finished_, &req->link_);
@@ -380,7 +411,9 @@ static void read_some(async_stream_t *s) {
       return;
     }
     do
-      n = read(s->fd_, buf.base, buf.len);
+      n = (s->stream_flags_ & (IPC | SOCKET)) == (IPC | SOCKET)
+              ? async__ipc_read(s, buf.base, buf.len)
+              : read(s->fd_, buf.base, buf.len);
     while (n < 0 && errno == EINTR);
     if (n > 0) {
       s->cb_.read(s, (long)n, &buf);
@@ -462,14 +495,22 @@ int async_read_stop(async_stream_t *s) {
   return 0;
 }
 
-int async_write(async_write_t *req, async_stream_t *s, const async_buf_t bufs[], unsigned nbufs,
-                async_write_cb cb) {
-  if (req == NULL || s == NULL || (bufs == NULL && nbufs > 0) || async__is_closing(s) ||
-      s->fd_ < 0 || !(s->stream_flags_ & WRITABLE) || (s->stream_flags_ & SHUT))
-    return ASYNC_EINVAL;
+static int can_write(const async_write_t *req, const async_stream_t *s, const async_buf_t bufs[],
+                     unsigned nbufs) {
+  return req != NULL && s != NULL && (bufs != NULL || nbufs == 0) && !async__is_closing(s) &&
+         s->fd_ >= 0 && (s->stream_flags_ & WRITABLE) && !(s->stream_flags_ & SHUT);
+}
+
+/* send_fd: the library's own copy, closed once sent or on failure. */
+static int queue_write(async_write_t *req, async_stream_t *s, const async_buf_t bufs[],
+                       unsigned nbufs, int send_fd, async_write_cb cb) {
   req->bufs_ = nbufs <= 4 ? req->small_ : async__malloc(nbufs * sizeof(async_buf_t));
-  if (req->bufs_ == NULL)
+  if (req->bufs_ == NULL) {
+    if (send_fd >= 0)
+      close(send_fd);
     return ASYNC_ENOMEM;
+  }
+  req->send_fd_ = send_fd;
   if (nbufs > 0)
     memcpy(req->bufs_, bufs, nbufs * sizeof(async_buf_t));
   req->nbufs_ = nbufs;
@@ -491,13 +532,40 @@ int async_write(async_write_t *req, async_stream_t *s, const async_buf_t bufs[],
   return 0;
 }
 
+int async_write(async_write_t *req, async_stream_t *s, const async_buf_t bufs[], unsigned nbufs,
+                async_write_cb cb) {
+  if (!can_write(req, s, bufs, nbufs))
+    return ASYNC_EINVAL;
+  return queue_write(req, s, bufs, nbufs, -1, cb);
+}
+
+int async_write_fd(async_write_t *req, async_stream_t *s, const async_buf_t bufs[], unsigned nbufs,
+                   int fd, async_write_cb cb) {
+  int copy;
+  if (!can_write(req, s, bufs, nbufs) || buf_total(bufs, nbufs) == 0)
+    return ASYNC_EINVAL;
+  if ((copy = async__ipc_fd_copy(s, fd)) < 0)
+    return copy;
+  return queue_write(req, s, bufs, nbufs, copy, cb);
+}
+
+int async_write2(async_write_t *req, async_stream_t *s, const async_buf_t bufs[], unsigned nbufs,
+                 async_handle_t *send_handle, async_write_cb cb) {
+  int fd, err;
+  if (send_handle == NULL || send_handle->type == ASYNC_WATCH)
+    return ASYNC_EINVAL;
+  if ((err = async_fileno(send_handle, &fd)) != 0)
+    return err == ASYNC_EBADF ? ASYNC_EINVAL : err;
+  return async_write_fd(req, s, bufs, nbufs, fd, cb);
+}
+
 long async_try_write(async_stream_t *s, const async_buf_t bufs[], unsigned nbufs) {
   if (s == NULL || (bufs == NULL && nbufs > 0) || async__is_closing(s) || s->fd_ < 0 ||
       !(s->stream_flags_ & WRITABLE) || (s->stream_flags_ & SHUT))
     return ASYNC_EINVAL;
   if (!async__list_empty(&s->writes_))
     return ASYNC_EAGAIN;
-  return write_quietly(s, bufs, nbufs);
+  return write_quietly(s, bufs, nbufs, -1);
 }
 
 int async_shutdown(async_shutdown_t *req, async_stream_t *s, async_shutdown_cb cb) {
@@ -565,6 +633,8 @@ void async__stream_close(async_stream_t *s) {
     close(s->fd_);
     s->fd_ = -1;
   }
+  if (s->type == ASYNC_PIPE)
+    async__pipe_close((async_pipe_t *)s);
 }
 
 void async__stream_finish_close(async_stream_t *s) {
