@@ -701,7 +701,10 @@ enum async_udp_flags {
   ASYNC_UDP_IPV6ONLY = 1,  /* bind: no IPv4-mapped addresses on an IPv6 socket */
   ASYNC_UDP_REUSEADDR = 2, /* bind: SO_REUSEADDR */
   ASYNC_UDP_REUSEPORT = 4, /* bind: SO_REUSEPORT, several sockets share the port */
-  ASYNC_UDP_PARTIAL = 8    /* recv: the datagram was truncated to the buffer */
+  ASYNC_UDP_PARTIAL = 8,   /* recv: the datagram was truncated to the buffer */
+  ASYNC_UDP_MMSG_CHUNK = 16, /* recv: buf is a slice of a larger buffer (do not free it) */
+  ASYNC_UDP_MMSG_FREE = 32,  /* recv: nread 0, the whole batch buffer is yours again */
+  ASYNC_UDP_RECVMMSG = 256   /* async_udp_init_ex: OR'd into family, see below */
 };
 
 enum async_membership { ASYNC_LEAVE_GROUP = 0, ASYNC_JOIN_GROUP };
@@ -736,6 +739,11 @@ struct async_udp_send_s {
  * ASYNC_ENOTSUP without ASYNC_CAP_UDP, system errors. */
 ASYNC_EXTERN int async_udp_init(async_loop_t *loop, async_udp_t *udp);
 ASYNC_EXTERN int async_udp_init_ex(async_loop_t *loop, async_udp_t *udp, int family);
+/* family | ASYNC_UDP_RECVMMSG asks for batch receive: an alloc_cb buffer of
+ * at least 128 KiB is cut in 64 KiB slices filled by one recvmmsg; each
+ * datagram is reported with ASYNC_UDP_MMSG_CHUNK, then the buffer once more
+ * with nread 0 and ASYNC_UDP_MMSG_FREE. Smaller buffers, or systems without
+ * recvmmsg, get one datagram per buffer as usual. */
 /* Adopts an existing datagram socket (made non-blocking). ASYNC_EBUSY if the
  * handle has a socket, ASYNC_EINVAL for a negative fd, ASYNC_ENOTSOCK/EBADF. */
 ASYNC_EXTERN int async_udp_open(async_udp_t *udp, int fd);

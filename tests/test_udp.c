@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -457,6 +458,120 @@ static void test_recv_stop_and_unref(void **state) {
   test_loop_close(&loop);
 }
 
+/* ---- batch receive (recvmmsg) --------------------------------------------- */
+
+static int mmsg_allocs, mmsg_frees, mmsg_chunks, mmsg_plain, mmsg_next, mmsg_in_order;
+static int mmsg_batch, mmsg_largest_batch;
+static size_t mmsg_suggested;
+
+static void alloc_heap(async_handle_t *h, size_t suggested, async_buf_t *buf) {
+  (void)h;
+  mmsg_suggested = suggested;
+  buf->len = 1 << 20;
+  buf->base = malloc(buf->len);
+  mmsg_allocs++;
+  mmsg_batch = 0;
+}
+
+static void alloc_heap_small(async_handle_t *h, size_t suggested, async_buf_t *buf) {
+  alloc_heap(h, suggested, buf);
+  buf->len = 65536; /* too small to batch: one datagram per buffer */
+}
+
+/* The buffer is freed exactly once: after its last slice (MMSG_FREE), or
+ * with its only datagram, or unused. */
+static void on_recv_mmsg(async_udp_t *udp, long nread, const async_buf_t *buf,
+                         const struct sockaddr *addr, unsigned flags) {
+  (void)udp;
+  if (flags & ASYNC_UDP_MMSG_CHUNK) {
+    char want[16];
+    snprintf(want, sizeof(want), "%d", mmsg_next++);
+    mmsg_in_order += nread == (long)strlen(want) && memcmp(buf->base, want, (size_t)nread) == 0;
+    mmsg_chunks++;
+    if (++mmsg_batch > mmsg_largest_batch)
+      mmsg_largest_batch = mmsg_batch;
+    assert_non_null(addr);
+    return;
+  }
+  if (nread > 0) {
+    char want[16];
+    snprintf(want, sizeof(want), "%d", mmsg_next++);
+    mmsg_in_order += nread == (long)strlen(want) && memcmp(buf->base, want, (size_t)nread) == 0;
+    mmsg_plain++;
+  }
+  free(buf->base);
+  mmsg_frees++;
+}
+
+static void send_numbered(async_loop_t *loop, async_udp_t *server, int n) {
+  struct sockaddr_in addr;
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  (void)loop;
+  assert_true(fd >= 0);
+  loopback4(&addr, port_of(server));
+  for (int i = 0; i < n; i++) {
+    char msg[16];
+    int len = snprintf(msg, sizeof(msg), "%d", i);
+    assert_int_equal(sendto(fd, msg, (size_t)len, 0, (struct sockaddr *)&addr, sizeof(addr)), len);
+  }
+  close(fd);
+}
+
+static void mmsg_reset(void) {
+  mmsg_allocs = mmsg_frees = mmsg_chunks = mmsg_plain = mmsg_next = mmsg_in_order = 0;
+  mmsg_batch = mmsg_largest_batch = 0;
+}
+
+static void test_recvmmsg_batches(void **state) {
+  async_loop_t loop;
+  async_udp_t server;
+  struct sockaddr_in addr;
+  (void)state;
+  mmsg_reset();
+  test_loop_init(&loop);
+  assert_int_equal(async_udp_init_ex(&loop, &server, AF_INET | ASYNC_UDP_RECVMMSG), 0);
+  loopback4(&addr, 0);
+  assert_int_equal(async_udp_bind(&server, (struct sockaddr *)&addr, 0), 0);
+  assert_int_equal(async_udp_recv_start(&server, alloc_heap, on_recv_mmsg), 0);
+  send_numbered(&loop, &server, 200); /* all queued before the loop looks */
+  for (int i = 0; i < 2000 && mmsg_next < 200; i++)
+    async_run(&loop, ASYNC_RUN_ONCE);
+  assert_int_equal(mmsg_next, 200);
+  assert_int_equal(mmsg_in_order, 200);
+  assert_true(mmsg_suggested > 65536); /* batching asks for a large buffer */
+#if defined(__linux__)
+  assert_int_equal(mmsg_chunks, 200);
+  assert_true(mmsg_largest_batch > 1); /* several datagrams per system call */
+#endif
+  assert_int_equal(async_udp_recv_stop(&server), 0);
+  assert_int_equal(mmsg_allocs, mmsg_frees);
+  test_loop_close(&loop);
+}
+
+static void test_recvmmsg_with_small_buffer_is_plain(void **state) {
+  async_loop_t loop;
+  async_udp_t server;
+  struct sockaddr_in addr;
+  (void)state;
+  mmsg_reset();
+  test_loop_init(&loop);
+  assert_int_equal(async_udp_init_ex(&loop, &server, AF_INET | ASYNC_UDP_RECVMMSG), 0);
+  loopback4(&addr, 0);
+  assert_int_equal(async_udp_bind(&server, (struct sockaddr *)&addr, 0), 0);
+  assert_int_equal(async_udp_recv_start(&server, alloc_heap_small, on_recv_mmsg), 0);
+  send_numbered(&loop, &server, 50);
+  for (int i = 0; i < 2000 && mmsg_next < 50; i++)
+    async_run(&loop, ASYNC_RUN_ONCE);
+  assert_int_equal(mmsg_in_order, 50);
+  assert_int_equal(mmsg_chunks, 0);
+  assert_int_equal(mmsg_plain, 50);
+  assert_int_equal(async_udp_recv_stop(&server), 0);
+  assert_int_equal(mmsg_allocs, mmsg_frees);
+  test_loop_close(&loop);
+}
+
+static void test_recvmmsg_stop_inside_a_batch(void **state);
+
 static const struct CMUnitTest tests[] = {
   TEST(test_echo_v4),
   TEST(test_echo_v6),
@@ -471,6 +586,38 @@ static const struct CMUnitTest tests[] = {
   TEST(test_multicast_on_loopback),
   TEST(test_open_existing_socket),
   TEST(test_recv_stop_and_unref),
+  TEST(test_recvmmsg_batches),
+  TEST(test_recvmmsg_with_small_buffer_is_plain),
+  TEST(test_recvmmsg_stop_inside_a_batch),
 };
+
+static void stop_after_three(async_udp_t *udp, long nread, const async_buf_t *buf,
+                             const struct sockaddr *addr, unsigned flags) {
+  on_recv_mmsg(udp, nread, buf, addr, flags);
+  if (mmsg_next == 3)
+    async_udp_recv_stop(udp);
+}
+
+/* Stopping from a slice's callback ends the batch; the buffer still comes back. */
+static void test_recvmmsg_stop_inside_a_batch(void **state) {
+  async_loop_t loop;
+  async_udp_t server;
+  struct sockaddr_in addr;
+  (void)state;
+  mmsg_reset();
+  test_loop_init(&loop);
+  assert_int_equal(async_udp_init_ex(&loop, &server, AF_INET | ASYNC_UDP_RECVMMSG), 0);
+  loopback4(&addr, 0);
+  assert_int_equal(async_udp_bind(&server, (struct sockaddr *)&addr, 0), 0);
+  assert_int_equal(async_udp_recv_start(&server, alloc_heap, stop_after_three), 0);
+  send_numbered(&loop, &server, 10);
+  for (int i = 0; i < 200 && mmsg_next < 3; i++)
+    async_run(&loop, ASYNC_RUN_ONCE);
+  assert_int_equal(mmsg_next, 3);
+  assert_int_equal(mmsg_in_order, 3);
+  assert_int_equal(mmsg_allocs, mmsg_frees);
+  assert_int_equal(async_udp_init_ex(&loop, &server, AF_UNIX | ASYNC_UDP_RECVMMSG), ASYNC_EINVAL);
+  test_loop_close(&loop);
+}
 
 TEST_MAIN("udp", tests)

@@ -14,7 +14,9 @@
 #define RECV_SIZE 65536
 #define RECV_BATCH 32 /* datagrams per wakeup before other handles get a turn */
 
-enum { BOUND = 1, CONNECTED = 2, RECEIVING = 4 };
+enum { BOUND = 1, CONNECTED = 2, RECEIVING = 4, MMSG = 8 };
+
+#define MMSG_MAX 32 /* datagrams per recvmmsg */
 
 #define UDP_OF(w) async__container_of(w, async_udp_t, io_)
 
@@ -52,6 +54,8 @@ static int ensure_socket(async_udp_t *udp, int family) {
 
 int async_udp_init_ex(async_loop_t *loop, async_udp_t *udp, int family) {
   int err;
+  unsigned mmsg = (unsigned)family & ASYNC_UDP_RECVMMSG;
+  family &= ~ASYNC_UDP_RECVMMSG;
   if (loop == NULL || udp == NULL ||
       (family != AF_UNSPEC && family != AF_INET && family != AF_INET6))
     return ASYNC_EINVAL;
@@ -59,7 +63,12 @@ int async_udp_init_ex(async_loop_t *loop, async_udp_t *udp, int family) {
     return ASYNC_ENOTSUP;
   udp->loop = loop;
   udp->fd_ = -1;
-  udp->udp_flags_ = 0;
+#if defined(ASYNC_HAVE_RECVMMSG)
+  udp->udp_flags_ = mmsg ? MMSG : 0u;
+#else
+  udp->udp_flags_ = 0; /* one recvmsg per datagram: still correct */
+  (void)mmsg;
+#endif
   udp->send_queue_size = udp->send_queue_count = 0;
   async_defer_init(&udp->report_);
   async__list_init(&udp->queue_);
@@ -286,6 +295,46 @@ long async_udp_try_send(async_udp_t *udp, const async_buf_t bufs[], unsigned nbu
   return send_bufs(udp->fd_, bufs, nbufs, addr);
 }
 
+#if defined(ASYNC_HAVE_RECVMMSG)
+/* Splits buf into datagram-sized chunks for one recvmmsg; each datagram gets
+ * a callback, then the whole buffer comes back with ASYNC_UDP_MMSG_FREE.
+ * Returns 1 when every chunk was filled (more may wait). */
+static int receive_many(async_udp_t *udp, const async_buf_t *buf) {
+  struct mmsghdr hdrs[MMSG_MAX];
+  struct iovec iovs[MMSG_MAX];
+  struct sockaddr_storage peers[MMSG_MAX];
+  unsigned n = (unsigned)(buf->len / RECV_SIZE);
+  int r;
+  if (n > MMSG_MAX)
+    n = MMSG_MAX;
+  memset(hdrs, 0, n * sizeof(hdrs[0]));
+  for (unsigned i = 0; i < n; i++) {
+    iovs[i].iov_base = buf->base + (size_t)i * RECV_SIZE;
+    iovs[i].iov_len = RECV_SIZE;
+    hdrs[i].msg_hdr.msg_iov = &iovs[i];
+    hdrs[i].msg_hdr.msg_iovlen = 1;
+    hdrs[i].msg_hdr.msg_name = &peers[i];
+    hdrs[i].msg_hdr.msg_namelen = sizeof(peers[i]);
+  }
+  do
+    r = recvmmsg(udp->fd_, hdrs, n, 0, NULL);
+  while (r < 0 && errno == EINTR);
+  if (r < 0) {
+    udp->cb_.udp_recv(udp, errno == EWOULDBLOCK ? 0 : async_translate_sys_error(errno), buf, NULL,
+                      0);
+    return 0;
+  }
+  for (int i = 0; i < r && (udp->udp_flags_ & RECEIVING); i++) {
+    async_buf_t chunk = {buf->base + (size_t)i * RECV_SIZE, hdrs[i].msg_len};
+    udp->cb_.udp_recv(udp, (long)hdrs[i].msg_len, &chunk, (struct sockaddr *)&peers[i],
+                      ASYNC_UDP_MMSG_CHUNK |
+                          ((hdrs[i].msg_hdr.msg_flags & MSG_TRUNC) ? ASYNC_UDP_PARTIAL : 0u));
+  }
+  udp->cb_.udp_recv(udp, 0, buf, NULL, ASYNC_UDP_MMSG_FREE);
+  return (unsigned)r == n;
+}
+#endif
+
 static void receive(async_udp_t *udp) {
   for (int i = 0; i < RECV_BATCH && (udp->udp_flags_ & RECEIVING); i++) {
     struct sockaddr_storage peer;
@@ -293,11 +342,20 @@ static void receive(async_udp_t *udp) {
     struct iovec iov;
     async_buf_t buf = {NULL, 0};
     ssize_t n;
-    udp->alloc_cb_((async_handle_t *)udp, RECV_SIZE, &buf);
+    udp->alloc_cb_((async_handle_t *)udp, (udp->udp_flags_ & MMSG) ? MMSG_MAX * RECV_SIZE : RECV_SIZE,
+                   &buf);
     if (buf.base == NULL || buf.len == 0) {
       udp->cb_.udp_recv(udp, ASYNC_ENOBUFS, &buf, NULL, 0);
       return;
     }
+#if defined(ASYNC_HAVE_RECVMMSG)
+    if ((udp->udp_flags_ & MMSG) && buf.len >= 2 * RECV_SIZE) {
+      if (!receive_many(udp, &buf))
+        return;
+      i += MMSG_MAX / 4; /* a batch counts for several turns of this loop */
+      continue;
+    }
+#endif
     memset(&msg, 0, sizeof(msg));
     iov.iov_base = buf.base;
     iov.iov_len = buf.len;
