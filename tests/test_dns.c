@@ -147,7 +147,83 @@ static void test_getnameinfo_ipv6_and_bad_family(void **state) {
   test_loop_close(&loop);
 }
 
+static void test_async_localhost_with_service(void **state) {
+  async_loop_t loop;
+  async_getaddrinfo_t req;
+  struct addrinfo hints;
+  (void)state;
+  calls = 0;
+  memset(&req, 0, sizeof(req));
+  memset(&hints, 0, sizeof(hints));
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_STREAM;
+  test_loop_init(&loop);
+  assert_int_equal(async_getaddrinfo(&loop, &req, NULL, "localhost", "8080", &hints), 0);
+  assert_non_null(req.addrinfo);
+  assert_int_equal(ntohs(((struct sockaddr_in *)req.addrinfo->ai_addr)->sin_port), 8080);
+  assert_int_equal(((struct sockaddr_in *)req.addrinfo->ai_addr)->sin_addr.s_addr,
+                   htonl(INADDR_LOOPBACK));
+  async_freeaddrinfo(req.addrinfo);
+  assert_int_equal(async_getaddrinfo(&loop, &req, on_addr, "localhost", "8080", &hints), 0);
+  assert_true(async_loop_alive(&loop)); /* the request keeps the loop running */
+  async_run(&loop, ASYNC_RUN_DEFAULT);
+  assert_int_equal(calls, 1);
+  assert_int_equal(got_status, 0);
+  assert_int_equal(got_family, AF_INET);
+  test_loop_close(&loop);
+}
+
+/* A name in the reserved .invalid domain never resolves. Without a reachable
+ * name server the resolver may say "try again" instead: both are reported as
+ * the resolver's own answer, never as success. */
+static void test_name_that_does_not_resolve(void **state) {
+  async_loop_t loop;
+  async_getaddrinfo_t req;
+  struct addrinfo hints;
+  (void)state;
+  calls = 0;
+  memset(&req, 0, sizeof(req));
+  memset(&hints, 0, sizeof(hints));
+  hints.ai_socktype = SOCK_STREAM;
+  test_loop_init(&loop);
+  assert_int_equal(async_getaddrinfo(&loop, &req, on_addr, "no-such-host.invalid", "80", &hints), 0);
+  async_run(&loop, ASYNC_RUN_DEFAULT);
+  assert_int_equal(calls, 1);
+  assert_int_equal(got_family, -1);
+  if (got_status != ASYNC_EAI_NONAME)
+    print_message("resolver answered %s for a .invalid name\n", async_err_name(got_status));
+  assert_true(got_status == ASYNC_EAI_NONAME || got_status == ASYNC_EAI_AGAIN ||
+              got_status == ASYNC_EAI_NODATA || got_status == ASYNC_EAI_FAIL);
+  test_loop_close(&loop);
+}
+
+static void test_unknown_service_and_passive(void **state) {
+  async_loop_t loop;
+  async_getaddrinfo_t req;
+  struct addrinfo hints;
+  (void)state;
+  memset(&req, 0, sizeof(req));
+  memset(&hints, 0, sizeof(hints));
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_STREAM;
+  test_loop_init(&loop);
+  assert_int_equal(async_getaddrinfo(&loop, &req, NULL, "127.0.0.1", "no-such-service-here", &hints),
+                   ASYNC_EAI_SERVICE);
+  assert_null(req.addrinfo);
+  hints.ai_flags = AI_PASSIVE; /* no node: the wildcard address to bind */
+  assert_int_equal(async_getaddrinfo(&loop, &req, NULL, NULL, "9", &hints), 0);
+  assert_non_null(req.addrinfo);
+  assert_int_equal(((struct sockaddr_in *)req.addrinfo->ai_addr)->sin_addr.s_addr, htonl(INADDR_ANY));
+  async_freeaddrinfo(req.addrinfo);
+  hints.ai_socktype = 12345; /* no such socket type */
+  assert_true(async_getaddrinfo(&loop, &req, NULL, "127.0.0.1", NULL, &hints) < 0);
+  test_loop_close(&loop);
+}
+
 static const struct CMUnitTest tests[] = {
+  TEST(test_async_localhost_with_service),
+  TEST(test_name_that_does_not_resolve),
+  TEST(test_unknown_service_and_passive),
   TEST(test_sync_localhost),
   TEST(test_async_numeric),
   TEST(test_bad_numeric_host),
