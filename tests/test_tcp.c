@@ -460,7 +460,193 @@ static void test_bad_input(void **state) {
   test_loop_close(&loop);
 }
 
+/* Connections already waiting in the backlog are taken in one wakeup. */
+static void test_accepts_a_batch_per_wakeup(void **state) {
+  enum { N = 20 };
+  async_loop_t loop;
+  struct sockaddr_in addr;
+  int raw[N];
+  (void)state;
+  reset();
+  test_loop_init(&loop);
+  loopback4(&addr, 0);
+  start_server(&loop, (struct sockaddr *)&addr);
+  loopback4(&addr, server_port());
+  for (int i = 0; i < N; i++) { /* blocking: each is in the backlog on return */
+    raw[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_int_equal(connect(raw[i], (struct sockaddr *)&addr, sizeof(addr)), 0);
+  }
+  assert_int_equal(async_run(&loop, ASYNC_RUN_NOWAIT), 1);
+  assert_int_equal(naccepted, N);
+  for (int i = 0; i < N; i++)
+    close(raw[i]);
+  test_loop_close(&loop);
+}
+
+static int untaken;
+static void leave_it(async_stream_t *srv, int status) {
+  (void)srv;
+  assert_int_equal(status, 0);
+  untaken++;
+}
+
+/* A connection nobody accepts pauses the listener, and closes with it. */
+static void test_untaken_connection_pauses_and_closes_with_server(void **state) {
+  async_loop_t loop;
+  struct sockaddr_in addr;
+  int raw[2];
+  (void)state;
+  untaken = 0;
+  test_loop_init(&loop);
+  loopback4(&addr, 0);
+  assert_int_equal(async_tcp_init(&loop, &server), 0);
+  assert_int_equal(async_tcp_bind(&server, (struct sockaddr *)&addr, 0), 0);
+  assert_int_equal(async_listen((async_stream_t *)&server, 8, leave_it), 0);
+  loopback4(&addr, server_port());
+  for (int i = 0; i < 2; i++) {
+    raw[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_int_equal(connect(raw[i], (struct sockaddr *)&addr, sizeof(addr)), 0);
+  }
+  for (int i = 0; i < 10; i++)
+    async_run(&loop, ASYNC_RUN_NOWAIT);
+  assert_int_equal(untaken, 1); /* the second waits until the first is taken */
+  assert_int_equal(async_close((async_handle_t *)&server, NULL), 0);
+  async_run(&loop, ASYNC_RUN_DEFAULT);
+  for (int i = 0; i < 2; i++)
+    close(raw[i]);
+  test_loop_close(&loop);
+}
+
+static void test_reuseport_lets_two_servers_share_a_port(void **state) {
+  async_loop_t loop;
+  async_tcp_t a, b, c;
+  struct sockaddr_in addr;
+  (void)state;
+  test_loop_init(&loop);
+  loopback4(&addr, 0);
+  assert_int_equal(async_tcp_init(&loop, &a), 0);
+  assert_int_equal(async_tcp_init(&loop, &b), 0);
+  assert_int_equal(async_tcp_init(&loop, &c), 0);
+  assert_int_equal(async_tcp_bind(&a, (struct sockaddr *)&addr, ASYNC_TCP_REUSEPORT), 0);
+  assert_int_equal(async_listen((async_stream_t *)&a, 8, on_connection), 0);
+  {
+    struct sockaddr_in got;
+    int len = sizeof(got);
+    assert_int_equal(async_tcp_getsockname(&a, (struct sockaddr *)&got, &len), 0);
+    addr.sin_port = got.sin_port;
+  }
+  assert_int_equal(async_tcp_bind(&b, (struct sockaddr *)&addr, ASYNC_TCP_REUSEPORT), 0);
+  assert_int_equal(async_listen((async_stream_t *)&b, 8, on_connection), 0);
+  assert_int_equal(async_tcp_bind(&c, (struct sockaddr *)&addr, 0), ASYNC_EADDRINUSE);
+  test_loop_close(&loop);
+}
+
+static void test_ipv6only_refuses_ipv4(void **state) {
+  async_loop_t loop;
+  struct sockaddr_in6 any6;
+  struct sockaddr_in addr;
+  struct sockaddr_in6 got;
+  int len = sizeof(got);
+  (void)state;
+  reset();
+  test_loop_init(&loop);
+  memset(&any6, 0, sizeof(any6));
+  any6.sin6_family = AF_INET6;
+  any6.sin6_addr = in6addr_any;
+  assert_int_equal(async_tcp_init(&loop, &server), 0);
+  if (async_tcp_bind(&server, (struct sockaddr *)&any6, ASYNC_TCP_IPV6ONLY) != 0) {
+    print_message("no IPv6 on this machine\n");
+    test_loop_close(&loop);
+    return;
+  }
+  assert_int_equal(async_listen((async_stream_t *)&server, 8, on_connection), 0);
+  assert_int_equal(async_tcp_getsockname(&server, (struct sockaddr *)&got, &len), 0);
+  loopback4(&addr, ntohs(got.sin6_port));
+  assert_int_equal(async_tcp_init(&loop, &clients[0].tcp), 0);
+  assert_int_equal(async_tcp_connect(&creqs[0], &clients[0].tcp, (struct sockaddr *)&addr,
+                                     on_connect), 0);
+  start_guard(&loop);
+  for (int i = 0; i < 1000 && connects_done < 1; i++)
+    async_run(&loop, ASYNC_RUN_ONCE);
+  assert_int_equal(last_connect_status, ASYNC_ECONNREFUSED);
+  assert_int_equal(naccepted, 0);
+  test_loop_close(&loop);
+}
+
+static void test_open_adopts_a_connected_socket(void **state) {
+  async_loop_t loop;
+  struct sockaddr_in addr;
+  async_tcp_t adopted, again;
+  int raw, udp;
+  (void)state;
+  reset();
+  test_loop_init(&loop);
+  loopback4(&addr, 0);
+  start_server(&loop, (struct sockaddr *)&addr);
+  loopback4(&addr, server_port());
+  raw = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  assert_int_equal(connect(raw, (struct sockaddr *)&addr, sizeof(addr)), 0);
+  assert_int_equal(async_tcp_init(&loop, &adopted), 0);
+  assert_int_equal(async_tcp_open(&adopted, raw), 0);
+  assert_int_equal(async_tcp_open(&adopted, raw), ASYNC_EBUSY);
+  assert_int_equal(async_is_readable((async_stream_t *)&adopted), 1);
+  assert_int_equal(async_is_writable((async_stream_t *)&adopted), 1);
+  assert_int_equal(async_close((async_handle_t *)&adopted, NULL), 0); /* closes raw */
+  async_run(&loop, ASYNC_RUN_NOWAIT);
+  udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  assert_int_equal(async_tcp_init(&loop, &again), 0);
+  assert_int_equal(async_tcp_open(&again, udp), ASYNC_EINVAL);
+  assert_int_equal(async_tcp_open(&again, -1), ASYNC_EINVAL);
+  close(udp);
+  test_loop_close(&loop);
+}
+
+static void test_connect_twice(void **state) {
+  async_loop_t loop;
+  struct sockaddr_in addr;
+  async_connect_t again;
+  (void)state;
+  reset();
+  test_loop_init(&loop);
+  loopback4(&addr, 0);
+  start_server(&loop, (struct sockaddr *)&addr);
+  loopback4(&addr, server_port());
+  assert_int_equal(async_tcp_init(&loop, &clients[0].tcp), 0);
+  assert_int_equal(async_tcp_connect(&creqs[0], &clients[0].tcp, (struct sockaddr *)&addr, NULL), 0);
+  assert_int_equal(async_tcp_connect(&again, &clients[0].tcp, (struct sockaddr *)&addr, NULL),
+                   ASYNC_EALREADY);
+  for (int i = 0; i < 1000 && !async_is_writable((async_stream_t *)&clients[0].tcp); i++)
+    async_run(&loop, ASYNC_RUN_NOWAIT);
+  assert_int_equal(async_tcp_connect(&again, &clients[0].tcp, (struct sockaddr *)&addr, NULL),
+                   ASYNC_EISCONN);
+  test_loop_close(&loop);
+}
+
+static void test_bind_to_foreign_address(void **state) {
+  async_loop_t loop;
+  async_tcp_t t;
+  struct sockaddr_in addr;
+  int fd;
+  (void)state;
+  test_loop_init(&loop);
+  loopback4(&addr, 0);
+  addr.sin_addr.s_addr = inet_addr("192.0.2.1"); /* TEST-NET-1: never local */
+  assert_int_equal(async_tcp_init(&loop, &t), 0);
+  assert_int_equal(async_tcp_bind(&t, (struct sockaddr *)&addr, 0), ASYNC_EADDRNOTAVAIL);
+  assert_int_equal(async_fileno((async_handle_t *)&t, &fd), 0); /* the socket stays for a retry */
+  loopback4(&addr, 0);
+  assert_int_equal(async_tcp_bind(&t, (struct sockaddr *)&addr, 0), 0);
+  test_loop_close(&loop);
+}
+
 static const struct CMUnitTest tests[] = {
+  TEST(test_accepts_a_batch_per_wakeup),
+  TEST(test_untaken_connection_pauses_and_closes_with_server),
+  TEST(test_reuseport_lets_two_servers_share_a_port),
+  TEST(test_ipv6only_refuses_ipv4),
+  TEST(test_open_adopts_a_connected_socket),
+  TEST(test_connect_twice),
+  TEST(test_bind_to_foreign_address),
   TEST(test_echo_v4),
   TEST(test_echo_v6),
   TEST(test_many_connections),
