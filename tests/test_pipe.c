@@ -3,6 +3,8 @@
 #include "helper.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -381,7 +383,82 @@ static void test_no_buffer_is_enobufs(void **state) {
   test_loop_close(&loop);
 }
 
+static void test_fifo_round_trip(void **state) {
+  async_loop_t loop;
+  async_pipe_t r, w;
+  async_write_t req;
+  async_shutdown_t sh;
+  async_buf_t buf = {(char *)"through a fifo", 14};
+  char path[64];
+  int rfd, wfd;
+  (void)state;
+  reset();
+  snprintf(path, sizeof(path), "/tmp/async-fifo-%d", (int)getpid());
+  unlink(path);
+  assert_int_equal(mkfifo(path, 0600), 0);
+  rfd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC); /* does not wait for a writer */
+  wfd = open(path, O_WRONLY | O_CLOEXEC);
+  unlink(path);
+  assert_true(rfd >= 0 && wfd >= 0);
+  test_loop_init(&loop);
+  assert_int_equal(async_pipe_init(&loop, &r), 0);
+  assert_int_equal(async_pipe_init(&loop, &w), 0);
+  assert_int_equal(async_pipe_open(&r, rfd), 0);
+  assert_int_equal(async_pipe_open(&w, wfd), 0);
+  assert_int_equal(async_is_readable((async_stream_t *)&r), 1);
+  assert_int_equal(async_is_writable((async_stream_t *)&r), 0);
+  assert_int_equal(async_read_start((async_stream_t *)&r, test_alloc_slab, on_read), 0);
+  assert_int_equal(async_write(&req, (async_stream_t *)&w, &buf, 1, on_write), 0);
+  assert_int_equal(async_shutdown(&sh, (async_stream_t *)&w, on_shutdown), 0);
+  run_until(&loop, &eof_seen, 1);
+  assert_int_equal(rx_len, 14);
+  assert_memory_equal(rx, buf.base, 14);
+  assert_int_equal(last_shutdown_status, 0);
+  test_loop_close(&loop);
+}
+
+static void test_open_sets_nonblocking(void **state) {
+  async_loop_t loop;
+  async_pipe_t r;
+  int fds[2];
+  (void)state;
+  test_loop_init(&loop);
+  assert_int_equal(async_pipe(fds, 0), 0);
+  assert_int_equal(fcntl(fds[0], F_GETFL) & O_NONBLOCK, 0);
+  assert_int_equal(async_pipe_init(&loop, &r), 0);
+  assert_int_equal(async_pipe_open(&r, fds[0]), 0);
+  assert_int_not_equal(fcntl(fds[0], F_GETFL) & O_NONBLOCK, 0);
+  close(fds[1]);
+  test_loop_close(&loop);
+}
+
+static void test_open_refuses_directories_closed_and_watched_fds(void **state) {
+  async_loop_t loop;
+  async_pipe_t p;
+  async_watch_t watch;
+  int dir = open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC), fds[2], spare;
+  (void)state;
+  test_loop_init(&loop);
+  assert_int_equal(async_pipe_init(&loop, &p), 0);
+  assert_int_equal(async_pipe_open(&p, dir), ASYNC_EINVAL);
+  spare = dup(dir);
+  close(spare);
+  assert_int_equal(async_pipe_open(&p, spare), ASYNC_EBADF); /* just closed */
+  assert_int_equal(async_pipe(fds, 0), 0);
+  assert_int_equal(async_watch_init(&loop, &watch, fds[0]), 0);
+  assert_int_equal(async_pipe_open(&p, fds[0]), ASYNC_EEXIST); /* the watcher has it */
+  assert_int_equal(async_pipe_open(&p, fds[1]), 0); /* nothing changed: still usable */
+  assert_int_equal(async_close((async_handle_t *)&watch, NULL), 0);
+  async_run(&loop, ASYNC_RUN_DEFAULT);
+  close(fds[0]);
+  close(dir);
+  test_loop_close(&loop);
+}
+
 static const struct CMUnitTest tests[] = {
+  TEST(test_fifo_round_trip),
+  TEST(test_open_sets_nonblocking),
+  TEST(test_open_refuses_directories_closed_and_watched_fds),
   TEST(test_async_pipe_flags),
   TEST(test_round_trip_and_eof),
   TEST(test_shutdown_gives_reader_eof),

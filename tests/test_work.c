@@ -1,6 +1,8 @@
 /* The thread pool: work off the loop thread, completion on it, cancel. */
 #include "helper.h"
 
+#include <netdb.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,7 +210,142 @@ static void test_reuse_and_restart_after_shutdown(void **state) {
   test_loop_close(&loop);
 }
 
+static int dns_status, name_status;
+static void on_dns(async_getaddrinfo_t *req, int status, struct addrinfo *res) {
+  (void)req;
+  dns_status = status;
+  async_freeaddrinfo(res);
+}
+static void on_name(async_getnameinfo_t *req, int status, const char *host, const char *service) {
+  (void)req;
+  (void)host;
+  (void)service;
+  name_status = status;
+}
+
+static void test_cancel_dns_requests(void **state) {
+  async_loop_t loop;
+  async_work_t blockers[64];
+  async_getaddrinfo_t ai;
+  async_getnameinfo_t ni;
+  struct sockaddr_in sin;
+  (void)state;
+  reset();
+  memset(blockers, 0, sizeof(blockers));
+  memset(&ai, 0, sizeof(ai));
+  memset(&ni, 0, sizeof(ni));
+  memset(&sin, 0, sizeof(sin));
+  sin.sin_family = AF_INET;
+  dns_status = name_status = 1;
+  test_loop_init(&loop);
+  close_gate(&loop, blockers, pool_size());
+  assert_int_equal(async_getaddrinfo(&loop, &ai, on_dns, "localhost", NULL, NULL), 0);
+  assert_int_equal(async_getnameinfo(&loop, &ni, on_name, (struct sockaddr *)&sin, 0), 0);
+  assert_int_equal(async_cancel((async_req_t *)&ai), 0);
+  assert_int_equal(async_cancel((async_req_t *)&ni), 0);
+  open_gate();
+  async_run(&loop, ASYNC_RUN_DEFAULT);
+  assert_int_equal(dns_status, ASYNC_EAI_CANCELED);
+  assert_int_equal(name_status, ASYNC_EAI_CANCELED);
+  test_loop_close(&loop);
+}
+
+/* Each after_cb queues the next job: 100 in a chain, all on the loop thread. */
+static async_work_t chained[100];
+static void chain_after(async_work_t *req, int status) {
+  int i = (int)(req - chained);
+  note_after(req, status);
+  if (i + 1 < 100)
+    assert_int_equal(async_work_queue(req->loop, &chained[i + 1], note_work, chain_after), 0);
+}
+
+static void test_after_callback_queues_more(void **state) {
+  async_loop_t loop;
+  (void)state;
+  reset();
+  memset(chained, 0, sizeof(chained));
+  test_loop_init(&loop);
+  assert_int_equal(async_work_queue(&loop, &chained[0], note_work, chain_after), 0);
+  assert_int_equal(async_run(&loop, ASYNC_RUN_DEFAULT), 0);
+  assert_int_equal(after_calls, 100);
+  assert_int_equal(ran, 100);
+  assert_int_equal(work_on_loop_thread, 0);
+  test_loop_close(&loop);
+}
+
+static void test_no_after_callback(void **state) {
+  async_loop_t loop;
+  async_work_t req;
+  (void)state;
+  reset();
+  memset(&req, 0, sizeof(req));
+  test_loop_init(&loop);
+  assert_int_equal(async_work_queue(&loop, &req, note_work, NULL), 0);
+  assert_true(async_loop_alive(&loop));
+  assert_int_equal(async_run(&loop, ASYNC_RUN_DEFAULT), 0);
+  assert_int_equal(ran, 1);
+  assert_false(async_loop_alive(&loop));
+  assert_int_equal(async_work_queue(&loop, &req, note_work, NULL), 0); /* reusable once done */
+  assert_int_equal(async_run(&loop, ASYNC_RUN_DEFAULT), 0);
+  assert_int_equal(ran, 2);
+  test_loop_close(&loop);
+}
+
+/* A loop with work in flight refuses to close and stays usable. */
+static void test_loop_close_waits_for_work(void **state) {
+  async_loop_t loop;
+  async_work_t blockers[64], req;
+  (void)state;
+  reset();
+  memset(blockers, 0, sizeof(blockers));
+  memset(&req, 0, sizeof(req));
+  test_loop_init(&loop);
+  close_gate(&loop, blockers, pool_size());
+  assert_int_equal(async_work_queue(&loop, &req, note_work, note_after), 0);
+  assert_int_equal(async_loop_close(&loop), ASYNC_EBUSY);
+  open_gate();
+  assert_int_equal(async_run(&loop, ASYNC_RUN_DEFAULT), 0);
+  assert_int_equal(after_calls, 1);
+  test_loop_close(&loop);
+}
+
+/* Four threads, each with its own loop, share the pool. */
+static void *loop_thread_main(void *arg) {
+  async_loop_t loop;
+  async_loop_options_t opts;
+  async_work_t *reqs = arg;
+  memset(&opts, 0, sizeof(opts));
+  opts.backend = test_backend();
+  if (async_loop_init(&loop, &opts) != 0)
+    return NULL;
+  for (int i = 0; i < 250; i++)
+    async_work_queue(&loop, &reqs[i], note_work, NULL);
+  async_run(&loop, ASYNC_RUN_DEFAULT);
+  return async_loop_close(&loop) == 0 ? arg : NULL;
+}
+
+static void test_four_loops_on_four_threads(void **state) {
+  static async_work_t reqs[4][250];
+  pthread_t t[4];
+  (void)state;
+  reset();
+  memset(reqs, 0, sizeof(reqs));
+  for (int i = 0; i < 4; i++)
+    assert_int_equal(pthread_create(&t[i], NULL, loop_thread_main, reqs[i]), 0);
+  for (int i = 0; i < 4; i++) {
+    void *ret = NULL;
+    assert_int_equal(pthread_join(t[i], &ret), 0);
+    assert_ptr_equal(ret, reqs[i]);
+  }
+  assert_int_equal(ran, 1000);
+}
+
 static const struct CMUnitTest tests[] = {
+  TEST(test_cancel_dns_requests),
+  TEST(test_after_callback_queues_more),
+  TEST(test_no_after_callback),
+  TEST(test_loop_close_waits_for_work),
+  TEST(test_four_loops_on_four_threads),
   TEST(test_work_runs_off_the_loop_thread),
   TEST(test_ten_thousand_jobs),
   TEST(test_bad_input),
