@@ -447,7 +447,83 @@ static void test_bad_input(void **state) {
   test_loop_close(&loop);
 }
 
+/* IPC pipes connected by path pass fds like socketpairs do. */
+static async_pipe_t ipc_server_side;
+static int ipc_accepted, ipc_got_fd;
+static void ipc_on_connection(async_stream_t *srv, int status) {
+  assert_int_equal(status, 0);
+  assert_int_equal(async_pipe_init_ex(srv->loop, &ipc_server_side, ASYNC_PIPE_IPC), 0);
+  assert_int_equal(async_accept(srv, (async_stream_t *)&ipc_server_side), 0);
+  ipc_accepted = 1;
+}
+
+static void ipc_read(async_stream_t *s, long nread, const async_buf_t *buf) {
+  (void)buf;
+  if (nread > 0)
+    ipc_got_fd = async_pipe_pending_count((async_pipe_t *)s);
+}
+
+static void test_ipc_over_a_path(void **state) {
+  async_loop_t loop;
+  async_pipe_t client;
+  async_connect_t req;
+  async_write_t w;
+  async_buf_t b = {(char *)"fd", 2};
+  int fds[2], got;
+  char c = 0;
+  (void)state;
+  ipc_accepted = ipc_got_fd = 0;
+  test_loop_init(&loop);
+  fresh_path();
+  assert_int_equal(async_pipe_init(&loop, &server), 0);
+  assert_int_equal(async_pipe_bind(&server, path), 0);
+  assert_int_equal(async_listen((async_stream_t *)&server, 4, ipc_on_connection), 0);
+  assert_int_equal(async_pipe_init_ex(&loop, &client, ASYNC_PIPE_IPC), 0);
+  assert_int_equal(async_pipe_connect(&req, &client, path, NULL), 0);
+  for (int i = 0; i < 1000 && !ipc_accepted; i++)
+    async_run(&loop, ASYNC_RUN_NOWAIT);
+  assert_int_equal(async_read_start((async_stream_t *)&ipc_server_side, test_alloc_slab, ipc_read), 0);
+  assert_int_equal(async_pipe(fds, 0), 0);
+  assert_int_equal(async_write_fd(&w, (async_stream_t *)&client, &b, 1, fds[1], NULL), 0);
+  close(fds[1]);
+  for (int i = 0; i < 1000 && !ipc_got_fd; i++)
+    async_run(&loop, ASYNC_RUN_NOWAIT);
+  assert_int_equal(ipc_got_fd, 1);
+  got = async_pipe_take_fd(&ipc_server_side);
+  assert_true(got >= 0);
+  assert_int_equal(write(got, "k", 1), 1);
+  assert_int_equal(read(fds[0], &c, 1), 1);
+  assert_int_equal(c, 'k');
+  close(got);
+  close(fds[0]);
+  test_loop_close(&loop);
+}
+
+/* A socketpair end handed in answers name queries with an empty name. */
+static void test_adopted_socketpair_is_unnamed(void **state) {
+  async_loop_t loop;
+  async_pipe_t p;
+  char name[16];
+  size_t len = sizeof(name);
+  int sv[2];
+  (void)state;
+  test_loop_init(&loop);
+  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  assert_int_equal(async_pipe_init(&loop, &p), 0);
+  assert_int_equal(async_pipe_open(&p, sv[0]), 0);
+  assert_int_equal(async_pipe_getsockname(&p, name, &len), 0);
+  assert_int_equal(len, 0);
+  len = sizeof(name);
+  assert_int_equal(async_pipe_getpeername(&p, name, &len), 0);
+  assert_int_equal(len, 0);
+  assert_int_equal(async_pipe_chmod(&p, ASYNC_READABLE), ASYNC_EINVAL); /* no file */
+  close(sv[1]);
+  test_loop_close(&loop);
+}
+
 static const struct CMUnitTest tests[] = {
+  TEST(test_ipc_over_a_path),
+  TEST(test_adopted_socketpair_is_unnamed),
   TEST(test_path_echo),
   TEST(test_abstract_echo),
   TEST(test_many_clients_on_a_path),
