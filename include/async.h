@@ -845,7 +845,7 @@ struct async_tcp_s {
 };
 
 /* Listens for connections (backlog as listen(2)); cb runs for each one.
- * Accepts up to 32 connections per wakeup. Out of fds (EMFILE/ENFILE), the
+ * Accepts up to 1,024 connections per wakeup. Out of fds (EMFILE/ENFILE), the
  * pending connection is accepted and dropped with a spare fd the stream
  * keeps, cb gets ASYNC_EMFILE, and accepting goes on: no busy loop.
  * ASYNC_EINVAL (NULL, closing, no fd, reading or writing), ASYNC_EALREADY

@@ -29,7 +29,15 @@ enum {
   IPC = ASYNC__STREAM_IPC /* fds travel with the bytes (a pipe's flag) */
 };
 
-#define ACCEPT_BATCH 32
+/* Connections taken per wakeup while the callback accepts each at once. A
+ * connection costs one accept4 and one callback, so the bound is generous:
+ * a smaller one lets a burst of connects overflow the listen queue, and the
+ * dropped SYNs then wait a second for their retransmission. */
+#define ACCEPT_BATCH 1024
+/* Finished writes reported per stream per pass: a writer that writes again
+ * from its callback runs on, without a poll, for this many completions,
+ * then lets the other handles have the turn. */
+#define REPORT_BATCH 64
 
 /* Request states (state_). */
 enum { IDLE = 0, QUEUED = 1 };
@@ -386,10 +394,16 @@ static void report_one(async_stream_t *s) {
   }
 }
 
-/* A callback may close the stream: the rest then wait for the close phase. */
+/* A callback may close the stream: the rest then wait for the close phase.
+ * Past REPORT_BATCH the rest wait for the next turn's ready queue. */
 static void run_finished(async_stream_t *s) {
-  while (!async__list_empty(&s->finished_) && !async__is_closing(s))
+  for (int i = 0; !async__list_empty(&s->finished_) && !async__is_closing(s); i++) {
+    if (i == REPORT_BATCH) {
+      schedule_report(s);
+      return;
+    }
     report_one(s);
+  }
 }
 
 static void report_cb(async_defer_t *d) { run_finished(async__container_of(d, async_stream_t, report_)); }

@@ -15,6 +15,7 @@
 #define RECV_BATCH 32 /* datagrams per wakeup before other handles get a turn */
 
 enum { BOUND = 1, CONNECTED = 2, RECEIVING = 4, MMSG = 8 };
+#define BUDGET_SHIFT 16 /* udp_flags_ bits above hold the receive budget */
 
 #define MMSG_MAX 32 /* datagrams per recvmmsg */
 
@@ -335,13 +336,52 @@ static int receive_many(async_udp_t *udp, const async_buf_t *buf) {
 }
 #endif
 
+/* Reads one datagram into buf: 1, or 0 when the socket had none (the
+ * buffer is handed back) or failed (reported). */
+static int receive_one(async_udp_t *udp, async_buf_t *buf) {
+  struct sockaddr_storage peer;
+  struct msghdr msg;
+  struct iovec iov;
+  ssize_t n;
+  memset(&msg, 0, sizeof(msg));
+  iov.iov_base = buf->base;
+  iov.iov_len = buf->len;
+  msg.msg_name = &peer;
+  msg.msg_namelen = sizeof(peer);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  do
+    n = recvmsg(udp->fd_, &msg, 0);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    int err = errno == EWOULDBLOCK ? 0 : async_translate_sys_error(errno);
+    udp->cb_.udp_recv(udp, err, buf, NULL, 0); /* 0: the buffer comes back unused */
+    return 0;
+  }
+  udp->cb_.udp_recv(udp, (long)n, buf, (struct sockaddr *)&peer,
+                    (msg.msg_flags & MSG_TRUNC) ? ASYNC_UDP_PARTIAL : 0u);
+  return 1;
+}
+
+/* Datagrams read per wakeup adapt: a wakeup that found only what its budget
+ * allowed doubles it (up to RECV_BATCH); one that drained the socket early
+ * shrinks it to what it found. A socket that gets one datagram at a time is
+ * then read once per wakeup, not once more only to hear EAGAIN: the
+ * level-triggered backend reports anything left on the next poll. */
+static unsigned budget_of(const async_udp_t *udp) {
+  unsigned b = udp->udp_flags_ >> BUDGET_SHIFT;
+  return b != 0 ? b : 1;
+}
+
+static void set_budget(async_udp_t *udp, unsigned b) {
+  udp->udp_flags_ = (udp->udp_flags_ & ((1u << BUDGET_SHIFT) - 1)) | (b << BUDGET_SHIFT);
+}
+
 static void receive(async_udp_t *udp) {
-  for (int i = 0; i < RECV_BATCH && (udp->udp_flags_ & RECEIVING); i++) {
-    struct sockaddr_storage peer;
-    struct msghdr msg;
-    struct iovec iov;
+  unsigned budget = budget_of(udp), got = 0;
+  while (got < budget && (udp->udp_flags_ & RECEIVING)) {
     async_buf_t buf = {NULL, 0};
-    ssize_t n;
+    int more;
     udp->alloc_cb_((async_handle_t *)udp, (udp->udp_flags_ & MMSG) ? MMSG_MAX * RECV_SIZE : RECV_SIZE,
                    &buf);
     if (buf.base == NULL || buf.len == 0) {
@@ -352,28 +392,20 @@ static void receive(async_udp_t *udp) {
     if ((udp->udp_flags_ & MMSG) && buf.len >= 2 * RECV_SIZE) {
       if (!receive_many(udp, &buf))
         return;
-      i += MMSG_MAX / 4; /* a batch counts for several turns of this loop */
+      got += RECV_BATCH / 4; /* a full batch counts for several datagrams */
       continue;
     }
 #endif
-    memset(&msg, 0, sizeof(msg));
-    iov.iov_base = buf.base;
-    iov.iov_len = buf.len;
-    msg.msg_name = &peer;
-    msg.msg_namelen = sizeof(peer);
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    do
-      n = recvmsg(udp->fd_, &msg, 0);
-    while (n < 0 && errno == EINTR);
-    if (n < 0) {
-      int err = errno == EWOULDBLOCK ? 0 : async_translate_sys_error(errno);
-      udp->cb_.udp_recv(udp, err, &buf, NULL, 0); /* 0: the buffer comes back unused */
+    more = receive_one(udp, &buf);
+    if (!more) {
+      if (!async__is_closing(udp))
+        set_budget(udp, got > 0 ? got : 1);
       return;
     }
-    udp->cb_.udp_recv(udp, (long)n, &buf, (struct sockaddr *)&peer,
-                      (msg.msg_flags & MSG_TRUNC) ? ASYNC_UDP_PARTIAL : 0u);
+    got++;
   }
+  if (got >= budget && !async__is_closing(udp))
+    set_budget(udp, budget * 2 < RECV_BATCH ? budget * 2 : RECV_BATCH);
 }
 
 static void udp_io(async_watch_t *w, int status, unsigned events) {
