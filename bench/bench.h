@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <netinet/in.h>
+
 /* Every workload drives libasync and whichever peers were found. */
 #include <async.h>
 #ifdef HAVE_LIBUV
@@ -97,6 +99,20 @@ const struct bench_result *bench_find(const struct bench_impl *impls, size_t n,
 int bench_row(const char *impl, const struct bench_result *r);
 /* 1 if argv[1..] contains flag. */
 int bench_flag(int argc, char **argv, const char *flag);
+
+/* Raises the soft RLIMIT_NOFILE to the hard limit (workloads with thousands
+ * of fds); returns the soft limit now in force. */
+long bench_raise_nofile(void);
+/* A blocking TCP socket listening on 127.0.0.1 at a port the kernel picks,
+ * written to *addr; -1 on failure. */
+int bench_tcp_listener(struct sockaddr_in *addr, int backlog);
+/* A connected TCP pair over loopback (fds[0] connected, fds[1] accepted),
+ * both with TCP_NODELAY, blocking or non-blocking; 0 or -1. The peers without
+ * a connect/accept API (libev, libevent) and the raw baselines get their
+ * connections from here. */
+int bench_tcp_pair(int fds[2], int nonblock);
+/* The seconds a timed workload runs: --seconds N, --quick (1 s) or dflt. */
+double bench_seconds(int argc, char **argv, double dflt);
 
 /* One line: the library versions and the machine. */
 void bench_print_env(void);
