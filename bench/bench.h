@@ -23,6 +23,10 @@
 #endif
 #ifdef HAVE_LIBEV
 #include <ev.h>
+/* libevent's event2/event.h (included next) #defines EV_READ as 0x02, which
+ * is libev's EV_WRITE, over libev's enum constant: an ev_io set up with
+ * EV_READ below that include watches writability. libev code uses these. */
+enum { BENCH_EV_READ = EV_READ, BENCH_EV_WRITE = EV_WRITE };
 #endif
 #ifdef HAVE_LIBEVENT
 #include <event2/event.h>

@@ -480,7 +480,7 @@ static void run_libev(struct bench_result *r, const void *arg) {
     BENCH_FAIL(r, "ev_loop_new or the TCP pairs failed");
   for (int i = 0; i < NCONN; i++)
     for (int side = 0; side < 2; side++) {
-      ev_io_init(&e_watch[i][side], e_cb, pairs[i][side], EV_READ);
+      ev_io_init(&e_watch[i][side], e_cb, pairs[i][side], BENCH_EV_READ);
       ev_io_start(loop, &e_watch[i][side]);
     }
   start_clock();

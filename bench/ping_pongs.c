@@ -401,8 +401,8 @@ static void run_libev(struct bench_result *r, const void *arg) {
   (void)arg;
   if (loop == NULL || bench_tcp_pair(pair, 1) != 0)
     BENCH_FAIL(r, "ev_loop_new or the TCP pair failed");
-  ev_io_init(&e_server, e_server_cb, pair[1], EV_READ);
-  ev_io_init(&e_client, e_client_cb, pair[0], EV_READ);
+  ev_io_init(&e_server, e_server_cb, pair[1], BENCH_EV_READ);
+  ev_io_init(&e_client, e_client_cb, pair[0], BENCH_EV_READ);
   ev_io_start(loop, &e_server);
   ev_io_start(loop, &e_client);
   start_clock();
