@@ -156,10 +156,14 @@ int bench_row(const char *impl, const struct bench_result *r) {
   return r->ok;
 }
 
+/* The number after --seconds is no flag: "pump --seconds 100" names no variant. */
 int bench_flag(int argc, char **argv, const char *flag) {
-  for (int a = 1; a < argc; a++)
+  for (int a = 1; a < argc; a++) {
     if (strcmp(argv[a], flag) == 0)
       return 1;
+    if (strcmp(argv[a], "--seconds") == 0)
+      a++;
+  }
   return 0;
 }
 
