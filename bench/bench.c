@@ -179,12 +179,49 @@ long bench_raise_nofile(void) {
   return rl.rlim_cur == RLIM_INFINITY ? 1L << 30 : (long)rl.rlim_cur;
 }
 
+struct sockaddr_in bench_loopback(void) {
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return a;
+}
+
+int bench_read_full(int fd, void *buf, size_t len) {
+  char *p = buf;
+  while (len > 0) {
+    ssize_t n = read(fd, p, len);
+    if (n <= 0 && !(n < 0 && errno == EINTR))
+      return -1;
+    if (n > 0) {
+      p += n;
+      len -= (size_t)n;
+    }
+  }
+  return 0;
+}
+
+static char failure[160];
+
+void bench_note_failure(const char *what, const char *why) {
+  if (failure[0] == '\0')
+    snprintf(failure, sizeof failure, "%s: %s", what, why);
+}
+
+int bench_failed(void) { return failure[0] != '\0'; }
+const char *bench_failure(void) { return failure; }
+
+void bench_print_of_raw(double rate, double raw_rate) {
+  if (raw_rate > 0)
+    printf(" %7.2fx", rate / raw_rate);
+  else
+    printf(" %8s", "-");
+}
+
 int bench_tcp_listener(struct sockaddr_in *addr, int backlog) {
   socklen_t len = sizeof *addr;
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  memset(addr, 0, sizeof *addr);
-  addr->sin_family = AF_INET;
-  addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  *addr = bench_loopback();
   if (fd < 0)
     return -1;
   if (bind(fd, (struct sockaddr *)addr, sizeof *addr) != 0 || listen(fd, backlog) != 0 ||

@@ -115,6 +115,17 @@ int bench_tcp_listener(struct sockaddr_in *addr, int backlog);
  * a connect/accept API (libev, libevent) and the raw baselines get their
  * connections from here. */
 int bench_tcp_pair(int fds[2], int nonblock);
+/* 127.0.0.1 with port 0, for bind (the kernel picks the port). */
+struct sockaddr_in bench_loopback(void);
+/* Reads exactly len bytes from a blocking socket: 0, or -1 on an error or EOF. */
+int bench_read_full(int fd, void *buf, size_t len);
+/* The first failure a workload's callbacks met, kept as "what: why" (later
+ * ones are dropped: the first is the cause). Each forked child has its own. */
+void bench_note_failure(const char *what, const char *why);
+int bench_failed(void);
+const char *bench_failure(void);
+/* Prints a row's "of raw" column: rate / raw_rate, or "-" when raw_rate <= 0. */
+void bench_print_of_raw(double rate, double raw_rate);
 /* The seconds a timed workload runs: --seconds N, --quick (1 s) or dflt. */
 double bench_seconds(int argc, char **argv, double dflt);
 

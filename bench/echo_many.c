@@ -25,7 +25,6 @@
  * $ASYNC_BACKEND picks libasync's backend. */
 #include "bench.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <malloc.h>
 #include <stdio.h>
@@ -50,7 +49,6 @@ static long msgs_per_conn;
 static int conns_done;
 static struct progress prog[NCONN];
 static double t0, cpu0;
-static char failure[120];
 static char msg[MSG];      /* what every client sends */
 static char rbuf[65536];   /* every read lands here; it is consumed at once */
 
@@ -70,11 +68,6 @@ static int on_echo_bytes(struct progress *p, size_t n) {
   return DONE;
 }
 
-static void set_failure(const char *what, const char *why) {
-  if (failure[0] == '\0')
-    snprintf(failure, sizeof failure, "%s: %s", what, why);
-}
-
 static void finish(struct bench_result *r, const char *backend) {
   long echoed = 0;
   for (int i = 0; i < NCONN; i++)
@@ -82,20 +75,12 @@ static void finish(struct bench_result *r, const char *backend) {
   r->v[SECS] = bench_now() - t0;
   r->v[BYTES] = (double)echoed * MSG;
   r->v[CPU_US] = echoed > 0 ? (bench_cpu() - cpu0) * 1e6 / (double)echoed : 0;
-  if (failure[0] != '\0')
-    bench_fail(r, "%s", failure);
+  if (bench_failed())
+    bench_fail(r, "%s", bench_failure());
   else if (echoed != msgs_per_conn * NCONN)
     bench_fail(r, "%ld of %ld messages echoed", echoed, msgs_per_conn * NCONN);
   else
     bench_ok(r, backend);
-}
-
-static struct sockaddr_in loopback_any(void) {
-  struct sockaddr_in a;
-  memset(&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return a;
 }
 
 /* ---- libasync ------------------------------------------------------------ */
@@ -122,7 +107,7 @@ static void a_close_all(void) {
 }
 
 static void a_fail(const char *what, int err) {
-  set_failure(what, async_strerror(err));
+  bench_note_failure(what, async_strerror(err));
   a_close_all();
 }
 
@@ -228,7 +213,7 @@ static void a_on_connect(async_connect_t *req, int status) {
 
 static void run_libasync(struct bench_result *r, const void *arg) {
   async_loop_t loop;
-  struct sockaddr_in addr = loopback_any();
+  struct sockaddr_in addr = bench_loopback();
   int len = sizeof addr, err;
   (void)arg;
   if ((err = async_loop_init(&loop, NULL)) != 0)
@@ -275,7 +260,7 @@ static void u_close_all(void) {
 }
 
 static void u_fail(const char *what, int err) {
-  set_failure(what, uv_strerror(err));
+  bench_note_failure(what, uv_strerror(err));
   u_close_all();
 }
 
@@ -376,7 +361,7 @@ static void u_on_connect(uv_connect_t *req, int status) {
 
 static void run_libuv(struct bench_result *r, const void *arg) {
   uv_loop_t loop;
-  struct sockaddr_in addr = loopback_any();
+  struct sockaddr_in addr = bench_loopback();
   int len = sizeof addr, err;
   (void)arg;
   if ((err = uv_loop_init(&loop)) != 0)
@@ -421,7 +406,7 @@ static void close_pairs(void) {
 static int fd_send(int i) {
   if (write(pairs[i][0], msg, MSG) == MSG)
     return 0;
-  set_failure("client write", errno != 0 ? strerror(errno) : "short write");
+  bench_note_failure("client write", errno != 0 ? strerror(errno) : "short write");
   return -1;
 }
 
@@ -433,7 +418,7 @@ static int fd_server_readable(int i) {
     return 0;
   if (n < 0 && errno == EAGAIN)
     return 0;
-  set_failure("server", n == 0 ? "EOF" : "read or short write");
+  bench_note_failure("server", n == 0 ? "EOF" : "read or short write");
   return -1;
 }
 
@@ -445,7 +430,7 @@ static int fd_client_readable(int i) {
   if (n < 0 && errno == EAGAIN)
     return WAIT;
   if (n <= 0) {
-    set_failure("client", n == 0 ? "EOF" : strerror(errno));
+    bench_note_failure("client", n == 0 ? "EOF" : strerror(errno));
     return DONE;
   }
   next = on_echo_bytes(&prog[i], (size_t)n);
@@ -487,7 +472,7 @@ static void run_libev(struct bench_result *r, const void *arg) {
   start_clock();
   for (int i = 0; i < NCONN; i++)
     if (fd_send(i) != 0)
-      BENCH_FAIL(r, "%s", failure);
+      BENCH_FAIL(r, "%s", bench_failure());
   ev_run(loop, 0);
   finish(r, ev_backend(loop) == EVBACKEND_EPOLL ? "epoll" : "other");
   ev_loop_destroy(loop);
@@ -528,7 +513,7 @@ static void run_libevent(struct bench_result *r, const void *arg) {
   start_clock();
   for (int i = 0; i < NCONN; i++)
     if (fd_send(i) != 0)
-      BENCH_FAIL(r, "%s", failure);
+      BENCH_FAIL(r, "%s", bench_failure());
   event_base_dispatch(base);
   finish(r, event_base_get_method(base));
   for (int i = 0; i < NCONN; i++) {
@@ -542,29 +527,16 @@ static void run_libevent(struct bench_result *r, const void *arg) {
 
 /* ---- raw ----------------------------------------------------------------- */
 
-static int read_full(int fd, char *buf, size_t len) {
-  while (len > 0) {
-    ssize_t n = read(fd, buf, len);
-    if (n <= 0 && !(n < 0 && errno == EINTR))
-      return -1;
-    if (n > 0) {
-      buf += n;
-      len -= (size_t)n;
-    }
-  }
-  return 0;
-}
-
 /* One message through every connection; 0 or -1. */
 static int raw_round(void) {
   for (int i = 0; i < NCONN; i++)
     if (write(pairs[i][0], msg, MSG) != MSG)
       return -1;
   for (int i = 0; i < NCONN; i++)
-    if (read_full(pairs[i][1], rbuf, MSG) != 0 || write(pairs[i][1], rbuf, MSG) != MSG)
+    if (bench_read_full(pairs[i][1], rbuf, MSG) != 0 || write(pairs[i][1], rbuf, MSG) != MSG)
       return -1;
   for (int i = 0; i < NCONN; i++) {
-    if (read_full(pairs[i][0], rbuf, MSG) != 0)
+    if (bench_read_full(pairs[i][0], rbuf, MSG) != 0)
       return -1;
     on_echo_bytes(&prog[i], MSG);
   }
@@ -578,7 +550,7 @@ static void run_raw(struct bench_result *r, const void *arg) {
   start_clock();
   for (long m = 0; m < msgs_per_conn; m++)
     if (raw_round() != 0) {
-      set_failure("raw", strerror(errno));
+      bench_note_failure("raw", strerror(errno));
       break;
     }
   finish(r, "blocking");
@@ -622,10 +594,7 @@ int main(int argc, char **argv) {
     if (!bench_row(impls[i].name, r))
       continue;
     printf(" %9.3f %10.1f %10.2f", r->v[SECS], mibs(r), r->v[CPU_US]);
-    if (raw != NULL)
-      printf(" %7.2fx", mibs(r) / mibs(raw));
-    else
-      printf(" %8s", "-");
+    bench_print_of_raw(mibs(r), raw != NULL ? mibs(raw) : 0);
     if (a != NULL && i > 0)
       printf("  %.2fx", mibs(a) / mibs(r));
     printf("\n");

@@ -28,24 +28,18 @@ enum { RATE, CPU_US };
 
 static long total, started, finished;
 static struct addrinfo hints;
-static char failure[120];
-
-static void note_failure(const char *what, const char *why) {
-  if (failure[0] == '\0')
-    snprintf(failure, sizeof failure, "%s: %s", what, why);
-}
 
 /* Called from each callback: whether another lookup should start. */
 static int want_more(void) {
   finished++;
-  return started < total && failure[0] == '\0';
+  return started < total && !bench_failed();
 }
 
 static void record(struct bench_result *r, double t0, double cpu0, const char *backend) {
   r->v[RATE] = (double)finished / (bench_now() - t0);
   r->v[CPU_US] = (bench_cpu() - cpu0) * 1e6 / (double)finished;
-  if (failure[0] != '\0')
-    bench_fail(r, "%s", failure);
+  if (bench_failed())
+    bench_fail(r, "%s", bench_failure());
   else if (finished != total)
     bench_fail(r, "%ld of %ld lookups finished", finished, total);
   else
@@ -62,14 +56,14 @@ static void a_resolved(async_getaddrinfo_t *req, int status, struct addrinfo *re
 static void a_start(async_getaddrinfo_t *req) {
   int err = async_getaddrinfo(&a_loop, req, a_resolved, "localhost", NULL, &hints);
   if (err != 0)
-    note_failure("async_getaddrinfo", async_strerror(err));
+    bench_note_failure("async_getaddrinfo", async_strerror(err));
   else
     started++;
 }
 
 static void a_resolved(async_getaddrinfo_t *req, int status, struct addrinfo *res) {
   if (status != 0)
-    note_failure("callback", async_strerror(status));
+    bench_note_failure("callback", async_strerror(status));
   async_freeaddrinfo(res);
   if (want_more())
     a_start(req);
@@ -102,14 +96,14 @@ static void u_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res);
 static void u_start(uv_getaddrinfo_t *req) {
   int err = uv_getaddrinfo(&u_loop, req, u_resolved, "localhost", NULL, &hints);
   if (err != 0)
-    note_failure("uv_getaddrinfo", uv_strerror(err));
+    bench_note_failure("uv_getaddrinfo", uv_strerror(err));
   else
     started++;
 }
 
 static void u_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
   if (status != 0)
-    note_failure("callback", uv_strerror(status));
+    bench_note_failure("callback", uv_strerror(status));
   uv_freeaddrinfo(res);
   if (want_more())
     u_start(req);

@@ -54,20 +54,21 @@ struct mf_ops {
 static long seen;           /* callbacks that read their byte */
 static long spurious;       /* callbacks that found nothing to read */
 static double loop_secs;    /* time inside the loop, the writes left out */
-static char failure[120];
 
 /* Every callback ends here: the byte is taken so the fd is idle again. A
  * callback with nothing to read is counted, not failed: libev's epoll
  * backend delivers some (it says so in its documentation). */
 static void on_readable(int fd) {
-  char c;
+  char c, what[32];
   ssize_t n = read(fd, &c, 1);
   if (n == 1)
     seen++;
   else if (n < 0 && errno == EAGAIN)
     spurious++;
-  else if (failure[0] == '\0')
-    snprintf(failure, sizeof failure, "read fd %d: %s", fd, n == 0 ? "EOF" : strerror(errno));
+  else {
+    snprintf(what, sizeof what, "read fd %d", fd);
+    bench_note_failure(what, n == 0 ? "EOF" : strerror(errno));
+  }
 }
 
 /* fds[2p] and fds[2p + 1] are pair p's ends, non-blocking. */
@@ -102,7 +103,7 @@ static long one_round(const struct mf_ops *ops, const int *fds, int n, long roun
   if (write_round(fds, n, round) != 0)
     return -1;
   t = bench_now();
-  while (seen < want && failure[0] == '\0') {
+  while (seen < want && !bench_failed()) {
     ops->once();
     polls++;
   }
@@ -134,8 +135,8 @@ static void drive(struct bench_result *r, const struct mf_ops *ops, const struct
   r->v[POLLS] = (double)polls / (double)c->rounds;
   r->v[US_LOOP] = loop_secs * 1e6 / (double)c->rounds;
   r->v[SPURIOUS] = (double)spurious / (double)c->rounds;
-  if (failure[0] != '\0')
-    bench_fail(r, "%s", failure);
+  if (bench_failed())
+    bench_fail(r, "%s", bench_failure());
   else
     bench_ok(r, ops->backend());
   ops->teardown(c->nfds);
@@ -243,7 +244,8 @@ static void e_cb(struct ev_loop *loop, ev_io *w, int revents) {
 }
 
 static const char *e_setup(const int *fds, int n) {
-  if ((e_loop = ev_loop_new(EVFLAG_AUTO)) == NULL || (e_io = calloc((size_t)n, sizeof *e_io)) == NULL)
+  if ((e_loop = ev_loop_new(EVFLAG_AUTO)) == NULL ||
+      (e_io = calloc((size_t)n, sizeof *e_io)) == NULL)
     return "ev_loop_new or out of memory";
   for (int i = 0; i < n; i++) {
     ev_io_init(&e_io[i], e_cb, fds[i], BENCH_EV_READ);
@@ -317,7 +319,8 @@ static void section(const struct config *c, int argc, char **argv) {
   bench_run_all(impls, NIMPLS, c, res, 300, argc, argv);
   a = bench_find(impls, NIMPLS, res, "libasync");
   printf("%-18s %10s %10s %12s %10s  %s\n", "implementation", "us/round", "in loop",
-         "polls/round", "spurious", "libasync advantage (other's us/round / libasync's on epoll; higher is better)");
+         "polls/round", "spurious",
+         "libasync advantage (other's us/round / libasync's on epoll; higher is better)");
   for (size_t i = 0; i < NIMPLS; i++) {
     const struct bench_result *r = &res[i];
     int ours = strncmp(impls[i].name, "libasync", 8) == 0;

@@ -23,7 +23,6 @@
  * $ASYNC_BACKEND picks libasync's backend. */
 #include "bench.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -41,7 +40,6 @@ static double seconds;
 static long trips;
 static size_t pong_bytes;  /* bytes of the current echo received so far */
 static double t0, cpu0;
-static char failure[120];  /* set by a callback that saw an error */
 static char rbuf[65536];   /* every read lands here; it is consumed at once */
 
 static void start_clock(void) {
@@ -62,29 +60,16 @@ static int on_pong_bytes(size_t n) {
   return SEND;
 }
 
-static void set_failure(const char *what, const char *why) {
-  if (failure[0] == '\0')
-    snprintf(failure, sizeof failure, "%s: %s", what, why);
-}
-
 static void finish(struct bench_result *r, const char *backend) {
   r->v[SECS] = bench_now() - t0;
   r->v[TRIPS] = (double)trips;
   r->v[CPU_US] = trips > 0 ? (bench_cpu() - cpu0) * 1e6 / (double)trips : 0;
-  if (failure[0] != '\0')
-    bench_fail(r, "%s", failure);
+  if (bench_failed())
+    bench_fail(r, "%s", bench_failure());
   else if (trips == 0)
     bench_fail(r, "no round trip completed");
   else
     bench_ok(r, backend);
-}
-
-static struct sockaddr_in loopback_any(void) {
-  struct sockaddr_in a;
-  memset(&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return a;
 }
 
 /* ---- libasync ------------------------------------------------------------ */
@@ -110,21 +95,21 @@ static void a_alloc(async_handle_t *h, size_t size, async_buf_t *buf) {
 static void a_ping_written(async_write_t *req, int status) {
   (void)req;
   if (status != 0)
-    set_failure("write", async_strerror(status));
+    bench_note_failure("write", async_strerror(status));
 }
 
 static void a_echo_written(async_write_t *req, int status) {
   (void)req;
   a_echo_busy = 0;
   if (status != 0)
-    set_failure("write", async_strerror(status));
+    bench_note_failure("write", async_strerror(status));
 }
 
 static void a_send_ping(void) {
   async_buf_t b = {PING, PING_LEN};
   int err = async_write(&a_ping_req, (async_stream_t *)&a_client, &b, 1, a_ping_written);
   if (err != 0) {
-    set_failure("async_write", async_strerror(err));
+    bench_note_failure("async_write", async_strerror(err));
     a_close_all();
   }
 }
@@ -136,14 +121,14 @@ static void a_server_read(async_stream_t *s, long n, const async_buf_t *buf) {
   if (n == 0 || n == ASYNC_EOF)
     return;
   if (n < 0 || a_echo_busy) {
-    set_failure("server read", n < 0 ? async_strerror((int)n) : "echo still in flight");
+    bench_note_failure("server read", n < 0 ? async_strerror((int)n) : "echo still in flight");
     a_close_all();
     return;
   }
   memcpy(a_echo, buf->base, (size_t)n);
   a_echo_busy = 1;
   if ((err = async_write(&a_echo_req, s, &b, 1, a_echo_written)) != 0) {
-    set_failure("async_write", async_strerror(err));
+    bench_note_failure("async_write", async_strerror(err));
     a_close_all();
   }
 }
@@ -153,7 +138,7 @@ static void a_client_read(async_stream_t *s, long n, const async_buf_t *buf) {
   if (n == 0)
     return;
   if (n < 0) {
-    set_failure("client read", async_strerror((int)n));
+    bench_note_failure("client read", async_strerror((int)n));
     a_close_all();
     return;
   }
@@ -171,7 +156,7 @@ static void a_on_connection(async_stream_t *server, int status) {
       (err = async_tcp_nodelay(&a_server, 1)) == 0)
     err = async_read_start((async_stream_t *)&a_server, a_alloc, a_server_read);
   if (err != 0) {
-    set_failure("accept", async_strerror(err));
+    bench_note_failure("accept", async_strerror(err));
     a_close_all();
   }
 }
@@ -182,7 +167,7 @@ static void a_on_connect(async_connect_t *req, int status) {
   if (err == 0 && (err = async_tcp_nodelay(&a_client, 1)) == 0)
     err = async_read_start((async_stream_t *)&a_client, a_alloc, a_client_read);
   if (err != 0) {
-    set_failure("connect", async_strerror(err));
+    bench_note_failure("connect", async_strerror(err));
     a_close_all();
     return;
   }
@@ -192,7 +177,7 @@ static void a_on_connect(async_connect_t *req, int status) {
 
 static void run_libasync(struct bench_result *r, const void *arg) {
   async_loop_t loop;
-  struct sockaddr_in addr = loopback_any();
+  struct sockaddr_in addr = bench_loopback();
   int len = sizeof addr, err;
   (void)arg;
   if ((err = async_loop_init(&loop, NULL)) != 0)
@@ -234,21 +219,21 @@ static void u_alloc(uv_handle_t *h, size_t size, uv_buf_t *buf) {
 static void u_ping_written(uv_write_t *req, int status) {
   (void)req;
   if (status != 0)
-    set_failure("write", uv_strerror(status));
+    bench_note_failure("write", uv_strerror(status));
 }
 
 static void u_echo_written(uv_write_t *req, int status) {
   (void)req;
   u_echo_busy = 0;
   if (status != 0)
-    set_failure("write", uv_strerror(status));
+    bench_note_failure("write", uv_strerror(status));
 }
 
 static void u_send_ping(void) {
   uv_buf_t b = uv_buf_init(PING, PING_LEN);
   int err = uv_write(&u_ping_req, (uv_stream_t *)&u_client, &b, 1, u_ping_written);
   if (err != 0) {
-    set_failure("uv_write", uv_strerror(err));
+    bench_note_failure("uv_write", uv_strerror(err));
     u_close_all();
   }
 }
@@ -259,14 +244,14 @@ static void u_server_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
   if (n == 0 || n == UV_EOF)
     return;
   if (n < 0 || u_echo_busy) {
-    set_failure("server read", n < 0 ? uv_strerror((int)n) : "echo still in flight");
+    bench_note_failure("server read", n < 0 ? uv_strerror((int)n) : "echo still in flight");
     u_close_all();
     return;
   }
   memcpy(u_echo, buf->base, (size_t)n);
   u_echo_busy = 1;
   if ((err = uv_write(&u_echo_req, s, &b, 1, u_echo_written)) != 0) {
-    set_failure("uv_write", uv_strerror(err));
+    bench_note_failure("uv_write", uv_strerror(err));
     u_close_all();
   }
 }
@@ -276,7 +261,7 @@ static void u_client_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
   if (n == 0)
     return;
   if (n < 0) {
-    set_failure("client read", uv_strerror((int)n));
+    bench_note_failure("client read", uv_strerror((int)n));
     u_close_all();
     return;
   }
@@ -294,7 +279,7 @@ static void u_on_connection(uv_stream_t *server, int status) {
       (err = uv_tcp_nodelay(&u_server, 1)) == 0)
     err = uv_read_start((uv_stream_t *)&u_server, u_alloc, u_server_read);
   if (err != 0) {
-    set_failure("accept", uv_strerror(err));
+    bench_note_failure("accept", uv_strerror(err));
     u_close_all();
   }
 }
@@ -305,7 +290,7 @@ static void u_on_connect(uv_connect_t *req, int status) {
   if (err == 0 && (err = uv_tcp_nodelay(&u_client, 1)) == 0)
     err = uv_read_start((uv_stream_t *)&u_client, u_alloc, u_client_read);
   if (err != 0) {
-    set_failure("connect", uv_strerror(err));
+    bench_note_failure("connect", uv_strerror(err));
     u_close_all();
     return;
   }
@@ -315,7 +300,7 @@ static void u_on_connect(uv_connect_t *req, int status) {
 
 static void run_libuv(struct bench_result *r, const void *arg) {
   uv_loop_t loop;
-  struct sockaddr_in addr = loopback_any();
+  struct sockaddr_in addr = bench_loopback();
   int len = sizeof addr, err;
   (void)arg;
   if ((err = uv_loop_init(&loop)) != 0)
@@ -342,7 +327,7 @@ static int pair[2];  /* [0] client, [1] server; non-blocking */
 static int fd_send_ping(void) {
   if (write(pair[0], PING, PING_LEN) == PING_LEN)
     return 0;
-  set_failure("write", strerror(errno));
+  bench_note_failure("write", strerror(errno));
   return -1;
 }
 
@@ -353,7 +338,7 @@ static int fd_server_readable(void) {
     return 0;
   if (n < 0 && errno == EAGAIN)
     return 0;
-  set_failure("server", n == 0 ? "EOF" : strerror(errno));
+  bench_note_failure("server", n == 0 ? "EOF" : strerror(errno));
   return -1;
 }
 
@@ -364,7 +349,7 @@ static int fd_client_readable(void) {
   if (n < 0 && errno == EAGAIN)
     return WAIT;
   if (n <= 0) {
-    set_failure("client", n == 0 ? "EOF" : strerror(errno));
+    bench_note_failure("client", n == 0 ? "EOF" : strerror(errno));
     return STOP;
   }
   next = on_pong_bytes((size_t)n);
@@ -457,20 +442,6 @@ static void run_libevent(struct bench_result *r, const void *arg) {
 
 /* ---- raw ----------------------------------------------------------------- */
 
-/* Reads exactly len bytes from a blocking socket; 0 or -1. */
-static int read_full(int fd, char *buf, size_t len) {
-  while (len > 0) {
-    ssize_t n = read(fd, buf, len);
-    if (n <= 0 && !(n < 0 && errno == EINTR))
-      return -1;
-    if (n > 0) {
-      buf += n;
-      len -= (size_t)n;
-    }
-  }
-  return 0;
-}
-
 static void run_raw(struct bench_result *r, const void *arg) {
   int fds[2];
   char buf[PING_LEN];
@@ -479,9 +450,9 @@ static void run_raw(struct bench_result *r, const void *arg) {
     BENCH_FAIL(r, "the TCP pair failed");
   start_clock();
   for (;;) {
-    if (write(fds[0], PING, PING_LEN) != PING_LEN || read_full(fds[1], buf, PING_LEN) != 0 ||
-        write(fds[1], buf, PING_LEN) != PING_LEN || read_full(fds[0], buf, PING_LEN) != 0) {
-      set_failure("raw", strerror(errno));
+    if (write(fds[0], PING, PING_LEN) != PING_LEN || bench_read_full(fds[1], buf, PING_LEN) != 0 ||
+        write(fds[1], buf, PING_LEN) != PING_LEN || bench_read_full(fds[0], buf, PING_LEN) != 0) {
+      bench_note_failure("raw", strerror(errno));
       break;
     }
     if (on_pong_bytes(PING_LEN) == STOP)
@@ -524,10 +495,7 @@ int main(int argc, char **argv) {
     if (!bench_row(impls[i].name, r))
       continue;
     printf(" %12.0f %12.0f %12.2f", r->v[TRIPS], rate(r), r->v[CPU_US]);
-    if (raw != NULL)
-      printf(" %7.2fx", rate(r) / rate(raw));
-    else
-      printf(" %8s", "-");
+    bench_print_of_raw(rate(r), raw != NULL ? rate(raw) : 0);
     if (a != NULL && i > 0)
       printf("  %.2fx", rate(a) / rate(r));
     printf("\n");

@@ -18,7 +18,6 @@
  * $ASYNC_BACKEND picks libasync's backend. */
 #include "bench.h"
 
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,33 +37,19 @@ struct config {
 static const struct config *cfg;
 static long started, accepted, server_closed;
 static double t0, cpu0;
-static char failure[120];
 static char rbuf[65536];
 static struct sockaddr_in addr;
-
-static void set_failure(const char *what, const char *why) {
-  if (failure[0] == '\0')
-    snprintf(failure, sizeof failure, "%s: %s", what, why);
-}
 
 static void record(struct bench_result *r, const char *backend) {
   r->v[RATE] = (double)accepted / (bench_now() - t0);
   r->v[CPU_US] = accepted > 0 ? (bench_cpu() - cpu0) * 1e6 / (double)accepted : 0;
   r->v[ACCEPTED] = (double)accepted;
-  if (failure[0] != '\0')
-    bench_fail(r, "%s", failure);
+  if (bench_failed())
+    bench_fail(r, "%s", bench_failure());
   else if (accepted != cfg->total || server_closed != cfg->total)
     bench_fail(r, "%ld accepted, %ld closed of %ld", accepted, server_closed, cfg->total);
   else
     bench_ok(r, backend);
-}
-
-static struct sockaddr_in loopback_any(void) {
-  struct sockaddr_in a;
-  memset(&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return a;
 }
 
 /* ---- libasync ------------------------------------------------------------ */
@@ -82,13 +67,13 @@ static void a_start(struct a_client *c);
 
 /* The slot's handle is free again: the next connection takes it. */
 static void a_client_closed(async_handle_t *h) {
-  if (started < cfg->total && failure[0] == '\0')
+  if (started < cfg->total && !bench_failed())
     a_start((struct a_client *)(void *)h);
 }
 
 static void a_wrote(async_write_t *req, int status) {
   if (status != 0)
-    set_failure("write", async_strerror(status));
+    bench_note_failure("write", async_strerror(status));
   async_close((async_handle_t *)req->handle, a_client_closed);
 }
 
@@ -97,7 +82,7 @@ static void a_connected(async_connect_t *req, int status) {
   async_buf_t b = {MSG, MSG_LEN};
   int err = status;
   if (err != 0 || (err = async_write(&c->write, (async_stream_t *)&c->tcp, &b, 1, a_wrote)) != 0) {
-    set_failure("connect/write", async_strerror(err));
+    bench_note_failure("connect/write", async_strerror(err));
     async_close((async_handle_t *)&c->tcp, a_client_closed);
   }
 }
@@ -106,7 +91,7 @@ static void a_start(struct a_client *c) {
   int err;
   if ((err = async_tcp_init(a_listener.loop, &c->tcp)) != 0 ||
       (err = async_tcp_connect(&c->connect, &c->tcp, (struct sockaddr *)&addr, a_connected)) != 0) {
-    set_failure("async_tcp_connect", async_strerror(err));
+    bench_note_failure("async_tcp_connect", async_strerror(err));
     return;
   }
   started++;
@@ -129,7 +114,7 @@ static void a_server_read(async_stream_t *s, long n, const async_buf_t *buf) {
   if (n >= 0)
     return;
   if (n != ASYNC_EOF)
-    set_failure("server read", async_strerror((int)n));
+    bench_note_failure("server read", async_strerror((int)n));
   async_close((async_handle_t *)s, a_server_closed);
 }
 
@@ -137,18 +122,18 @@ static void a_on_connection(async_stream_t *server, int status) {
   async_tcp_t *t;
   int err = status;
   if (err != 0) {
-    set_failure("connection", async_strerror(err));
+    bench_note_failure("connection", async_strerror(err));
     return;
   }
   if ((t = malloc(sizeof *t)) == NULL || (err = async_tcp_init(server->loop, t)) != 0) {
-    set_failure("server handle", t == NULL ? "out of memory" : async_strerror(err));
+    bench_note_failure("server handle", t == NULL ? "out of memory" : async_strerror(err));
     free(t);
     return;
   }
   accepted++;
   if ((err = async_accept(server, (async_stream_t *)t)) != 0 ||
       (err = async_read_start((async_stream_t *)t, a_alloc, a_server_read)) != 0) {
-    set_failure("accept", async_strerror(err));
+    bench_note_failure("accept", async_strerror(err));
     async_close((async_handle_t *)t, a_server_closed);
   }
 }
@@ -157,7 +142,7 @@ static void run_libasync(struct bench_result *r, const void *arg) {
   async_loop_t loop;
   int len = sizeof addr, err;
   cfg = arg;
-  addr = loopback_any();
+  addr = bench_loopback();
   if ((err = async_loop_init(&loop, NULL)) != 0)
     BENCH_FAIL(r, "async_loop_init: %s", async_strerror(err));
   if ((err = async_tcp_init(&loop, &a_listener)) != 0 ||
@@ -191,13 +176,13 @@ static struct u_client u_clients[MAXCLIENTS];
 static void u_start(struct u_client *c);
 
 static void u_client_closed(uv_handle_t *h) {
-  if (started < cfg->total && failure[0] == '\0')
+  if (started < cfg->total && !bench_failed())
     u_start((struct u_client *)(void *)h);
 }
 
 static void u_wrote(uv_write_t *req, int status) {
   if (status != 0)
-    set_failure("write", uv_strerror(status));
+    bench_note_failure("write", uv_strerror(status));
   uv_close((uv_handle_t *)req->handle, u_client_closed);
 }
 
@@ -206,7 +191,7 @@ static void u_connected(uv_connect_t *req, int status) {
   uv_buf_t b = uv_buf_init(MSG, MSG_LEN);
   int err = status;
   if (err != 0 || (err = uv_write(&c->write, (uv_stream_t *)&c->tcp, &b, 1, u_wrote)) != 0) {
-    set_failure("connect/write", uv_strerror(err));
+    bench_note_failure("connect/write", uv_strerror(err));
     uv_close((uv_handle_t *)&c->tcp, u_client_closed);
   }
 }
@@ -215,7 +200,7 @@ static void u_start(struct u_client *c) {
   int err;
   if ((err = uv_tcp_init(u_listener.loop, &c->tcp)) != 0 ||
       (err = uv_tcp_connect(&c->connect, &c->tcp, (struct sockaddr *)&addr, u_connected)) != 0) {
-    set_failure("uv_tcp_connect", uv_strerror(err));
+    bench_note_failure("uv_tcp_connect", uv_strerror(err));
     return;
   }
   started++;
@@ -237,7 +222,7 @@ static void u_server_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
   if (n >= 0)
     return;
   if (n != UV_EOF)
-    set_failure("server read", uv_strerror((int)n));
+    bench_note_failure("server read", uv_strerror((int)n));
   uv_close((uv_handle_t *)s, u_server_closed);
 }
 
@@ -245,18 +230,18 @@ static void u_on_connection(uv_stream_t *server, int status) {
   uv_tcp_t *t;
   int err = status;
   if (err != 0) {
-    set_failure("connection", uv_strerror(err));
+    bench_note_failure("connection", uv_strerror(err));
     return;
   }
   if ((t = malloc(sizeof *t)) == NULL || (err = uv_tcp_init(server->loop, t)) != 0) {
-    set_failure("server handle", t == NULL ? "out of memory" : uv_strerror(err));
+    bench_note_failure("server handle", t == NULL ? "out of memory" : uv_strerror(err));
     free(t);
     return;
   }
   accepted++;
   if ((err = uv_accept(server, (uv_stream_t *)t)) != 0 ||
       (err = uv_read_start((uv_stream_t *)t, u_alloc, u_server_read)) != 0) {
-    set_failure("accept", uv_strerror(err));
+    bench_note_failure("accept", uv_strerror(err));
     uv_close((uv_handle_t *)t, u_server_closed);
   }
 }
@@ -265,7 +250,7 @@ static void run_libuv(struct bench_result *r, const void *arg) {
   uv_loop_t loop;
   int len = sizeof addr, err;
   cfg = arg;
-  addr = loopback_any();
+  addr = bench_loopback();
   if ((err = uv_loop_init(&loop)) != 0)
     BENCH_FAIL(r, "uv_loop_init: %s", uv_strerror(err));
   if ((err = uv_tcp_init(&loop, &u_listener)) != 0 ||

@@ -22,7 +22,6 @@
  * $ASYNC_BACKEND picks libasync's backend. */
 #include "bench.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -45,7 +44,6 @@ static double received;    /* bytes the servers read */
 static long reads;
 static int stopping;
 static double t0, cpu0;
-static char failure[120];
 static char chunk[CHUNK];
 static char rbuf[65536];
 
@@ -60,29 +58,16 @@ static int on_received(size_t n) {
   return (++reads & 63) == 0 && bench_now() - t0 >= seconds;
 }
 
-static void set_failure(const char *what, const char *why) {
-  if (failure[0] == '\0')
-    snprintf(failure, sizeof failure, "%s: %s", what, why);
-}
-
 static void finish(struct bench_result *r, const char *backend) {
   r->v[SECS] = bench_now() - t0;
   r->v[BYTES] = received;
   r->v[CPU_US] = received > 0 ? (bench_cpu() - cpu0) * 1e6 / (received / CHUNK) : 0;
-  if (failure[0] != '\0')
-    bench_fail(r, "%s", failure);
+  if (bench_failed())
+    bench_fail(r, "%s", bench_failure());
   else if (received == 0)
     bench_fail(r, "nothing arrived");
   else
     bench_ok(r, backend);
-}
-
-static struct sockaddr_in loopback_any(void) {
-  struct sockaddr_in a;
-  memset(&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return a;
 }
 
 /* ---- libasync ------------------------------------------------------------ */
@@ -105,7 +90,7 @@ static void a_close_all(void) {
 }
 
 static void a_fail(const char *what, int err) {
-  set_failure(what, async_strerror(err));
+  bench_note_failure(what, async_strerror(err));
   a_close_all();
 }
 
@@ -177,7 +162,7 @@ static void a_on_connect(async_connect_t *req, int status) {
 
 static void run_libasync(struct bench_result *r, const void *arg) {
   async_loop_t loop;
-  struct sockaddr_in addr = loopback_any();
+  struct sockaddr_in addr = bench_loopback();
   int len = sizeof addr, err;
   cfg = arg;
   if ((err = async_loop_init(&loop, NULL)) != 0)
@@ -220,7 +205,7 @@ static void u_close_all(void) {
 }
 
 static void u_fail(const char *what, int err) {
-  set_failure(what, uv_strerror(err));
+  bench_note_failure(what, uv_strerror(err));
   u_close_all();
 }
 
@@ -288,7 +273,7 @@ static void u_on_connect(uv_connect_t *req, int status) {
 
 static void run_libuv(struct bench_result *r, const void *arg) {
   uv_loop_t loop;
-  struct sockaddr_in addr = loopback_any();
+  struct sockaddr_in addr = bench_loopback();
   int len = sizeof addr, err;
   cfg = arg;
   if ((err = uv_loop_init(&loop)) != 0)
@@ -338,7 +323,7 @@ static void run_raw(struct bench_result *r, const void *arg) {
   while (!done)
     for (int i = 0; i < cfg->nconn && !done; i++)
       if ((done = raw_turn(pairs[i])) < 0)
-        set_failure("raw", strerror(errno));
+        bench_note_failure("raw", strerror(errno));
   finish(r, "no poll");
   for (int i = 0; i < cfg->nconn; i++) {
     close(pairs[i][0]);
@@ -348,7 +333,8 @@ static void run_raw(struct bench_result *r, const void *arg) {
 
 /* ---- report -------------------------------------------------------------- */
 
-static const struct bench_impl impls[] = {{"libasync", run_libasync}, BENCH_IMPL_LIBUV {"raw", run_raw}};
+static const struct bench_impl impls[] = {
+    {"libasync", run_libasync}, BENCH_IMPL_LIBUV {"raw", run_raw}};
 #define NIMPLS (sizeof impls / sizeof impls[0])
 
 static double mibs(const struct bench_result *r) { return r->v[BYTES] / r->v[SECS] / 1048576.0; }
@@ -370,10 +356,7 @@ static void section(const struct config *c, int argc, char **argv) {
     if (!bench_row(impls[i].name, r))
       continue;
     printf(" %10.1f %12.2f", mibs(r), r->v[CPU_US]);
-    if (raw != NULL)
-      printf(" %7.2fx", mibs(r) / mibs(raw));
-    else
-      printf(" %8s", "-");
+    bench_print_of_raw(mibs(r), raw != NULL ? mibs(raw) : 0);
     if (a != NULL && i > 0)
       printf("  %.2fx", mibs(a) / mibs(r));
     printf("\n");

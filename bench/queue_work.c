@@ -32,7 +32,6 @@ struct config {
 
 static const struct config *cfg;
 static long queued, finished;
-static char failure[120];
 
 static int inflight(void) { return cfg->batch ? BATCH_INFLIGHT : 1; }
 
@@ -47,8 +46,8 @@ static void record(struct bench_result *r, double t0, double cpu0, const char *b
   r->v[RATE] = (double)finished / secs;
   r->v[CPU_US] = (bench_cpu() - cpu0) * 1e6 / (double)finished;
   r->v[DONE_ITEMS] = (double)finished;
-  if (failure[0] != '\0')
-    bench_fail(r, "%s", failure);
+  if (bench_failed())
+    bench_fail(r, "%s", bench_failure());
   else if (finished != cfg->items)
     bench_fail(r, "%ld of %ld items finished", finished, cfg->items);
   else
@@ -66,16 +65,16 @@ static void a_after(async_work_t *req, int status);
 
 static void a_queue(async_work_t *req) {
   int err = async_work_queue(&a_loop, req, a_work, a_after);
-  if (err != 0 && failure[0] == '\0')
-    snprintf(failure, sizeof failure, "async_work_queue: %s", async_strerror(err));
+  if (err != 0)
+    bench_note_failure("async_work_queue", async_strerror(err));
   else
     queued++;
 }
 
 static void a_after(async_work_t *req, int status) {
-  if (status != 0 && failure[0] == '\0')
-    snprintf(failure, sizeof failure, "after_cb: %s", async_strerror(status));
-  if (want_more() && failure[0] == '\0')
+  if (status != 0)
+    bench_note_failure("after_cb", async_strerror(status));
+  if (want_more() && !bench_failed())
     a_queue(req);
 }
 
@@ -109,16 +108,16 @@ static void u_after(uv_work_t *req, int status);
 
 static void u_queue(uv_work_t *req) {
   int err = uv_queue_work(&u_loop, req, u_work, u_after);
-  if (err != 0 && failure[0] == '\0')
-    snprintf(failure, sizeof failure, "uv_queue_work: %s", uv_strerror(err));
+  if (err != 0)
+    bench_note_failure("uv_queue_work", uv_strerror(err));
   else
     queued++;
 }
 
 static void u_after(uv_work_t *req, int status) {
-  if (status != 0 && failure[0] == '\0')
-    snprintf(failure, sizeof failure, "after_work_cb: %s", uv_strerror(status));
-  if (want_more() && failure[0] == '\0')
+  if (status != 0)
+    bench_note_failure("after_work_cb", uv_strerror(status));
+  if (want_more() && !bench_failed())
     u_queue(req);
 }
 

@@ -18,7 +18,6 @@
  * $ASYNC_BACKEND picks libasync's backend. */
 #include "bench.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -33,7 +32,6 @@ enum { TRIPS, SECS, CPU_US };
 static double seconds;
 static long trips;
 static double t0, cpu0;
-static char failure[120];
 static char rbuf[65536];
 static struct sockaddr_in server_addr;  /* where the client sends */
 
@@ -49,34 +47,21 @@ static int trip_done(void) {
   return (trips & 63) != 0 || bench_now() - t0 < seconds;
 }
 
-static void set_failure(const char *what, const char *why) {
-  if (failure[0] == '\0')
-    snprintf(failure, sizeof failure, "%s: %s", what, why);
-}
-
 static void finish(struct bench_result *r, const char *backend) {
   r->v[SECS] = bench_now() - t0;
   r->v[TRIPS] = (double)trips;
   r->v[CPU_US] = trips > 0 ? (bench_cpu() - cpu0) * 1e6 / (double)trips : 0;
-  if (failure[0] != '\0')
-    bench_fail(r, "%s", failure);
+  if (bench_failed())
+    bench_fail(r, "%s", bench_failure());
   else if (trips == 0)
     bench_fail(r, "no round trip completed");
   else
     bench_ok(r, backend);
 }
 
-static struct sockaddr_in loopback_any(void) {
-  struct sockaddr_in a;
-  memset(&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return a;
-}
-
 /* Two UDP sockets on 127.0.0.1: [0] client, [1] server; server_addr is set. */
 static int open_sockets(int fds[2], int nonblock) {
-  struct sockaddr_in a = loopback_any();
+  struct sockaddr_in a = bench_loopback();
   socklen_t len = sizeof server_addr;
   int type = SOCK_DGRAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0);
   for (int i = 0; i < 2; i++)
@@ -107,14 +92,14 @@ static void a_alloc(async_handle_t *h, size_t size, async_buf_t *buf) {
 static void a_sent(async_udp_send_t *req, int status) {
   (void)req;
   if (status != 0)
-    set_failure("send", async_strerror(status));
+    bench_note_failure("send", async_strerror(status));
 }
 
 static void a_send_ping(void) {
   async_buf_t b = {PING, PING_LEN};
   int err = async_udp_send(&a_ping_req, &a_client, &b, 1, (struct sockaddr *)&server_addr, a_sent);
   if (err != 0) {
-    set_failure("async_udp_send", async_strerror(err));
+    bench_note_failure("async_udp_send", async_strerror(err));
     a_close_all();
   }
 }
@@ -128,14 +113,14 @@ static void a_server_recv(async_udp_t *u, long n, const async_buf_t *buf,
   if (n == 0 && addr == NULL)
     return;
   if (n < 0) {
-    set_failure("server recv", async_strerror((int)n));
+    bench_note_failure("server recv", async_strerror((int)n));
     a_close_all();
     return;
   }
   memcpy(a_echo, buf->base, (size_t)n);
   memcpy(&a_echo_to, addr, sizeof(struct sockaddr_in));
   if ((err = async_udp_send(&a_echo_req, u, &b, 1, (struct sockaddr *)&a_echo_to, a_sent)) != 0) {
-    set_failure("async_udp_send", async_strerror(err));
+    bench_note_failure("async_udp_send", async_strerror(err));
     a_close_all();
   }
 }
@@ -146,7 +131,7 @@ static void a_client_recv(async_udp_t *u, long n, const async_buf_t *buf,
   if (n == 0 && addr == NULL)
     return;
   if (n < 0) {
-    set_failure("client recv", async_strerror((int)n));
+    bench_note_failure("client recv", async_strerror((int)n));
     a_close_all();
   } else if (trip_done()) {
     a_send_ping();
@@ -157,7 +142,7 @@ static void a_client_recv(async_udp_t *u, long n, const async_buf_t *buf,
 
 static void run_libasync(struct bench_result *r, const void *arg) {
   async_loop_t loop;
-  struct sockaddr_in addr = loopback_any();
+  struct sockaddr_in addr = bench_loopback();
   int len = sizeof server_addr, err;
   (void)arg;
   if ((err = async_loop_init(&loop, NULL)) != 0)
@@ -200,14 +185,14 @@ static void u_alloc(uv_handle_t *h, size_t size, uv_buf_t *buf) {
 static void u_sent(uv_udp_send_t *req, int status) {
   (void)req;
   if (status != 0)
-    set_failure("send", uv_strerror(status));
+    bench_note_failure("send", uv_strerror(status));
 }
 
 static void u_send_ping(void) {
   uv_buf_t b = uv_buf_init(PING, PING_LEN);
   int err = uv_udp_send(&u_ping_req, &u_client, &b, 1, (struct sockaddr *)&server_addr, u_sent);
   if (err != 0) {
-    set_failure("uv_udp_send", uv_strerror(err));
+    bench_note_failure("uv_udp_send", uv_strerror(err));
     u_close_all();
   }
 }
@@ -220,14 +205,14 @@ static void u_server_recv(uv_udp_t *u, ssize_t n, const uv_buf_t *buf,
   if (n == 0 && addr == NULL)
     return;
   if (n < 0) {
-    set_failure("server recv", uv_strerror((int)n));
+    bench_note_failure("server recv", uv_strerror((int)n));
     u_close_all();
     return;
   }
   memcpy(u_echo, buf->base, (size_t)n);
   memcpy(&u_echo_to, addr, sizeof(struct sockaddr_in));
   if ((err = uv_udp_send(&u_echo_req, u, &b, 1, (struct sockaddr *)&u_echo_to, u_sent)) != 0) {
-    set_failure("uv_udp_send", uv_strerror(err));
+    bench_note_failure("uv_udp_send", uv_strerror(err));
     u_close_all();
   }
 }
@@ -238,7 +223,7 @@ static void u_client_recv(uv_udp_t *u, ssize_t n, const uv_buf_t *buf,
   if (n == 0 && addr == NULL)
     return;
   if (n < 0) {
-    set_failure("client recv", uv_strerror((int)n));
+    bench_note_failure("client recv", uv_strerror((int)n));
     u_close_all();
   } else if (trip_done()) {
     u_send_ping();
@@ -249,7 +234,7 @@ static void u_client_recv(uv_udp_t *u, ssize_t n, const uv_buf_t *buf,
 
 static void run_libuv(struct bench_result *r, const void *arg) {
   uv_loop_t loop;
-  struct sockaddr_in addr = loopback_any();
+  struct sockaddr_in addr = bench_loopback();
   int len = sizeof server_addr, err;
   (void)arg;
   if ((err = uv_loop_init(&loop)) != 0)
@@ -279,7 +264,7 @@ static int fd_send_ping(void) {
   if (sendto(socks[0], PING, PING_LEN, 0, (struct sockaddr *)&server_addr,
              sizeof server_addr) == PING_LEN)
     return 0;
-  set_failure("sendto", strerror(errno));
+  bench_note_failure("sendto", strerror(errno));
   return -1;
 }
 
@@ -292,7 +277,7 @@ static int fd_echo(void) {
     return 0;
   if (n < 0 && errno == EAGAIN)
     return 0;
-  set_failure("server", strerror(errno));
+  bench_note_failure("server", strerror(errno));
   return -1;
 }
 
@@ -302,7 +287,7 @@ static int fd_client_readable(void) {
   if (n < 0 && errno == EAGAIN)
     return 0;
   if (n < 0) {
-    set_failure("client", strerror(errno));
+    bench_note_failure("client", strerror(errno));
     return -1;
   }
   return trip_done() ? fd_send_ping() : -1;
@@ -436,10 +421,7 @@ int main(int argc, char **argv) {
     if (!bench_row(impls[i].name, r))
       continue;
     printf(" %12.0f %12.0f %12.2f", r->v[TRIPS], rate(r), r->v[CPU_US]);
-    if (raw != NULL)
-      printf(" %7.2fx", rate(r) / rate(raw));
-    else
-      printf(" %8s", "-");
+    bench_print_of_raw(rate(r), raw != NULL ? rate(raw) : 0);
     if (a != NULL && i > 0)
       printf("  %.2fx", rate(a) / rate(r));
     printf("\n");
