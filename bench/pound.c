@@ -1,7 +1,7 @@
 /* pound: many short connections against an accepting server, libasync
- * beside libuv (libev and libevent have no connect/accept layer).
+ * beside libuv and libevent (libev has no connect/accept layer).
  *
- *   pound [100] [1000] [--quick] [libasync|libuv ...]
+ *   pound [100] [1000] [--quick] [libasync|libuv|libevent ...]
  *
  * One loop (one thread) holds the server and the clients. 100 or 1,000
  * clients run at once; each connects to 127.0.0.1, writes 5 bytes and
@@ -14,7 +14,12 @@
  * TIME_WAIT; Linux reuses those for loopback connects (tcp_tw_reuse = 2).
  *   libasync  async_tcp_t: listen/accept, tcp_connect, async_write, close
  *   libuv     uv_tcp_t: the same calls in libuv
- * Ratio: libasync accepts/s / libuv's (higher is better for libasync).
+ *   libevent  evconnlistener for the server, whose connections are
+ *             bufferevents that drain their input and are freed at EOF;
+ *             each client is a bufferevent: bufferevent_socket_connect,
+ *             bufferevent_write once connected, bufferevent_free once the
+ *             output has drained (its write callback)
+ * Ratio: libasync accepts/s / the other's (higher is better for libasync).
  * $ASYNC_BACKEND picks libasync's backend. */
 #include "bench.h"
 
@@ -22,6 +27,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+
+#ifdef HAVE_LIBEVENT
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/listener.h>
+#endif
 
 #define MAXCLIENTS 1000
 #define MSG "PING\n"
@@ -269,9 +280,101 @@ static void run_libuv(struct bench_result *r, const void *arg) {
 }
 #endif
 
+/* ---- libevent ------------------------------------------------------------ */
+
+#ifdef HAVE_LIBEVENT
+static struct event_base *le_base;
+static struct evconnlistener *le_listener;
+
+static void le_start(int slot);
+
+static void le_client_written(struct bufferevent *bev, void *arg) {
+  bufferevent_free(bev);
+  if (started < cfg->total && !bench_failed())
+    le_start((int)(intptr_t)arg);
+}
+
+static void le_client_event(struct bufferevent *bev, short what, void *arg) {
+  (void)arg;
+  if (what & BEV_EVENT_CONNECTED) {
+    if (bufferevent_write(bev, MSG, MSG_LEN) != 0)
+      bench_note_failure("bufferevent_write", "failed");
+    return;
+  }
+  bench_note_failure("client", what & BEV_EVENT_ERROR ? "error" : "EOF before writing");
+  bufferevent_free(bev);
+}
+
+static void le_start(int slot) {
+  struct bufferevent *bev = bufferevent_socket_new(le_base, -1, BEV_OPT_CLOSE_ON_FREE);
+  if (bev == NULL) {
+    bench_note_failure("bufferevent_socket_new", "failed");
+    return;
+  }
+  bufferevent_setcb(bev, NULL, le_client_written, le_client_event, (void *)(intptr_t)slot);
+  if (bufferevent_socket_connect(bev, (struct sockaddr *)&addr, sizeof addr) != 0) {
+    bench_note_failure("bufferevent_socket_connect", "failed");
+    bufferevent_free(bev);
+    return;
+  }
+  started++;
+}
+
+static void le_server_read(struct bufferevent *bev, void *arg) {
+  struct evbuffer *in = bufferevent_get_input(bev);
+  (void)arg;
+  evbuffer_drain(in, evbuffer_get_length(in));
+}
+
+static void le_server_event(struct bufferevent *bev, short what, void *arg) {
+  (void)arg;
+  if (!(what & BEV_EVENT_EOF))
+    bench_note_failure("server", "error");
+  bufferevent_free(bev);
+  if (++server_closed == cfg->total)
+    evconnlistener_free(le_listener);
+}
+
+static void le_on_connection(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+                             int len, void *arg) {
+  struct bufferevent *bev = bufferevent_socket_new(le_base, fd, BEV_OPT_CLOSE_ON_FREE);
+  (void)l, (void)sa, (void)len, (void)arg;
+  accepted++;
+  if (bev == NULL) {
+    bench_note_failure("bufferevent_socket_new", "failed");
+    server_closed++;
+    return;
+  }
+  bufferevent_setcb(bev, le_server_read, NULL, le_server_event, NULL);
+  bufferevent_enable(bev, EV_READ);
+}
+
+static void run_libevent(struct bench_result *r, const void *arg) {
+  socklen_t len = sizeof addr;
+  cfg = arg;
+  addr = bench_loopback();
+  if ((le_base = event_base_new()) == NULL)
+    BENCH_FAIL(r, "event_base_new failed");
+  le_listener = evconnlistener_new_bind(le_base, le_on_connection, NULL,
+                                        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 1024,
+                                        (struct sockaddr *)&addr, sizeof addr);
+  if (le_listener == NULL ||
+      getsockname(evconnlistener_get_fd(le_listener), (struct sockaddr *)&addr, &len) != 0)
+    BENCH_FAIL(r, "evconnlistener_new_bind failed");
+  t0 = bench_now();
+  cpu0 = bench_cpu();
+  for (int i = 0; i < cfg->clients; i++)
+    le_start(i);
+  event_base_dispatch(le_base);
+  record(r, event_base_get_method(le_base));
+  event_base_free(le_base);
+}
+#endif
+
 /* ---- report -------------------------------------------------------------- */
 
-static const struct bench_impl impls[] = {{"libasync", run_libasync}, BENCH_IMPL_LIBUV};
+static const struct bench_impl impls[] = {{"libasync", run_libasync},
+                                          BENCH_IMPL_LIBUV BENCH_IMPL_LIBEVENT};
 #define NIMPLS (sizeof impls / sizeof impls[0])
 
 static void section(const struct config *c, int argc, char **argv) {
@@ -285,7 +388,7 @@ static void section(const struct config *c, int argc, char **argv) {
   a = bench_find(impls, NIMPLS, res, "libasync");
   uv = bench_find(impls, NIMPLS, res, "libuv");
   printf("%-18s %12s %12s %10s  %s\n", "implementation", "accepts/s", "cpu us/conn", "accepted",
-         "libasync advantage (libasync accepts/s / libuv's; higher is better)");
+         "libasync advantage (libasync accepts/s / other's; higher is better)");
   for (size_t i = 0; i < NIMPLS; i++) {
     const struct bench_result *r = &res[i];
     if (!bench_row(impls[i].name, r))
