@@ -1,7 +1,7 @@
-/* pump: one-way TCP throughput with 8 KiB writes, libasync beside libuv and
- * a raw baseline (libev and libevent have no write queue to compare).
+/* pump: one-way TCP throughput with 8 KiB writes, libasync beside libuv,
+ * libevent and a raw baseline (libev has no write queue to compare).
  *
- *   pump [1] [100] [--seconds N | --quick] [libasync|libuv|raw ...]
+ *   pump [1] [100] [--seconds N | --quick] [libasync|libuv|libevent|raw ...]
  *
  * 1 or 100 TCP connections over loopback, both ends in one loop (one thread).
  * Each client keeps 4 writes of the same 8 KiB buffer queued and queues
@@ -10,6 +10,12 @@
  * and reports MiB/s read by the servers and process CPU time per 8 KiB.
  *   libasync  async_tcp_t, async_write, read_start
  *   libuv     uv_tcp_t, uv_write, uv_read_start
+ *   libevent  bufferevents (evconnlistener for the server): each client's
+ *             output buffer holds references to the same 8 KiB buffer
+ *             (evbuffer_add_reference, no copy), refilled to 4 chunks by the
+ *             write callback, which a low watermark of 3 chunks triggers;
+ *             the servers drain their input (libevent reads at most 16 KiB
+ *             per read by default)
  *   raw       no loop: one thread, non-blocking sockets, the connections
  *             in turn: 8 KiB writes to the client end until the kernel
  *             refuses (EAGAIN), then 64 KiB reads from the server end until
@@ -23,10 +29,17 @@
 #include "bench.h"
 
 #include <errno.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#ifdef HAVE_LIBEVENT
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/listener.h>
+#endif
 
 #define MAXCONN 100
 #define CHUNK 8192
@@ -295,6 +308,111 @@ static void run_libuv(struct bench_result *r, const void *arg) {
 }
 #endif
 
+/* ---- libevent ------------------------------------------------------------ */
+
+#ifdef HAVE_LIBEVENT
+static struct event_base *le_base;
+static struct evconnlistener *le_listener;
+static struct bufferevent *le_clients[MAXCONN], *le_servers[MAXCONN];
+static int le_accepted, le_connected;
+
+static void le_fail(const char *what) {
+  bench_note_failure(what, "failed");
+  event_base_loopbreak(le_base);
+}
+
+static int nodelay(evutil_socket_t fd) {
+  int one = 1;
+  return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+/* Tops the output buffer up to QUEUED chunks, all references to one buffer. */
+static void le_fill(struct bufferevent *bev, void *arg) {
+  struct evbuffer *out = bufferevent_get_output(bev);
+  (void)arg;
+  while (evbuffer_get_length(out) < QUEUED * CHUNK)
+    if (evbuffer_add_reference(out, chunk, CHUNK, NULL, NULL) != 0) {
+      le_fail("evbuffer_add_reference");
+      return;
+    }
+}
+
+static void le_server_read(struct bufferevent *bev, void *arg) {
+  struct evbuffer *in = bufferevent_get_input(bev);
+  size_t n = evbuffer_get_length(in);
+  (void)arg;
+  evbuffer_drain(in, n);
+  if (on_received(n))
+    event_base_loopbreak(le_base);
+}
+
+static void le_event(struct bufferevent *bev, short what, void *arg) {
+  (void)arg;
+  if (!(what & BEV_EVENT_CONNECTED)) {
+    le_fail(what & BEV_EVENT_EOF ? "unexpected EOF" : "socket error");
+    return;
+  }
+  if (nodelay(bufferevent_getfd(bev)) != 0)
+    le_fail("TCP_NODELAY");
+  if (++le_connected < cfg->nconn)
+    return;
+  start_clock();
+  for (int i = 0; i < cfg->nconn; i++) {
+    bufferevent_setwatermark(le_clients[i], EV_WRITE, (QUEUED - 1) * CHUNK, 0);
+    le_fill(le_clients[i], NULL);
+  }
+}
+
+static void le_on_connection(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+                             int len, void *arg) {
+  struct bufferevent *bev;
+  (void)l, (void)sa, (void)len, (void)arg;
+  if (le_accepted == cfg->nconn || nodelay(fd) != 0 ||
+      (bev = bufferevent_socket_new(le_base, fd, BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+    evutil_closesocket(fd);
+    le_fail("accept");
+    return;
+  }
+  le_servers[le_accepted++] = bev;
+  bufferevent_setcb(bev, le_server_read, NULL, NULL, NULL);
+  bufferevent_enable(bev, EV_READ);
+}
+
+static void le_free_all(void) {
+  for (int i = 0; i < cfg->nconn; i++)
+    if (le_clients[i] != NULL)
+      bufferevent_free(le_clients[i]);
+  for (int i = 0; i < le_accepted; i++)
+    bufferevent_free(le_servers[i]);
+  evconnlistener_free(le_listener);
+  event_base_free(le_base);
+}
+
+static void run_libevent(struct bench_result *r, const void *arg) {
+  struct sockaddr_in addr = bench_loopback();
+  socklen_t len = sizeof addr;
+  cfg = arg;
+  if ((le_base = event_base_new()) == NULL)
+    BENCH_FAIL(r, "event_base_new failed");
+  le_listener = evconnlistener_new_bind(le_base, le_on_connection, NULL,
+                                        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, MAXCONN,
+                                        (struct sockaddr *)&addr, sizeof addr);
+  if (le_listener == NULL ||
+      getsockname(evconnlistener_get_fd(le_listener), (struct sockaddr *)&addr, &len) != 0)
+    BENCH_FAIL(r, "evconnlistener_new_bind failed");
+  for (int i = 0; i < cfg->nconn; i++) {
+    if ((le_clients[i] = bufferevent_socket_new(le_base, -1, BEV_OPT_CLOSE_ON_FREE)) == NULL)
+      BENCH_FAIL(r, "bufferevent_socket_new failed");
+    bufferevent_setcb(le_clients[i], NULL, le_fill, le_event, NULL);
+    if (bufferevent_socket_connect(le_clients[i], (struct sockaddr *)&addr, sizeof addr) != 0)
+      BENCH_FAIL(r, "bufferevent_socket_connect failed");
+  }
+  event_base_dispatch(le_base);
+  finish(r, event_base_get_method(le_base));
+  le_free_all();
+}
+#endif
+
 /* ---- raw ----------------------------------------------------------------- */
 
 /* Per connection in turn: 8 KiB writes until the kernel takes no more
@@ -334,7 +452,7 @@ static void run_raw(struct bench_result *r, const void *arg) {
 /* ---- report -------------------------------------------------------------- */
 
 static const struct bench_impl impls[] = {
-    {"libasync", run_libasync}, BENCH_IMPL_LIBUV {"raw", run_raw}};
+    {"libasync", run_libasync}, BENCH_IMPL_LIBUV BENCH_IMPL_LIBEVENT {"raw", run_raw}};
 #define NIMPLS (sizeof impls / sizeof impls[0])
 
 static double mibs(const struct bench_result *r) { return r->v[BYTES] / r->v[SECS] / 1048576.0; }
