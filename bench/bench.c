@@ -3,6 +3,8 @@
 #include "bench.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <netinet/tcp.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -10,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -153,11 +156,117 @@ int bench_row(const char *impl, const struct bench_result *r) {
   return r->ok;
 }
 
+/* The number after --seconds is no flag: "pump --seconds 100" names no variant. */
 int bench_flag(int argc, char **argv, const char *flag) {
-  for (int a = 1; a < argc; a++)
+  for (int a = 1; a < argc; a++) {
     if (strcmp(argv[a], flag) == 0)
       return 1;
+    if (strcmp(argv[a], "--seconds") == 0)
+      a++;
+  }
   return 0;
+}
+
+long bench_raise_nofile(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+    return -1;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    getrlimit(RLIMIT_NOFILE, &rl);
+  }
+  return rl.rlim_cur == RLIM_INFINITY ? 1L << 30 : (long)rl.rlim_cur;
+}
+
+struct sockaddr_in bench_loopback(void) {
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return a;
+}
+
+int bench_read_full(int fd, void *buf, size_t len) {
+  char *p = buf;
+  while (len > 0) {
+    ssize_t n = read(fd, p, len);
+    if (n <= 0 && !(n < 0 && errno == EINTR))
+      return -1;
+    if (n > 0) {
+      p += n;
+      len -= (size_t)n;
+    }
+  }
+  return 0;
+}
+
+static char failure[160];
+
+void bench_note_failure(const char *what, const char *why) {
+  if (failure[0] == '\0')
+    snprintf(failure, sizeof failure, "%s: %s", what, why);
+}
+
+int bench_failed(void) { return failure[0] != '\0'; }
+const char *bench_failure(void) { return failure; }
+
+void bench_print_of_raw(double rate, double raw_rate) {
+  if (raw_rate > 0)
+    printf(" %7.2fx", rate / raw_rate);
+  else
+    printf(" %8s", "-");
+}
+
+int bench_tcp_listener(struct sockaddr_in *addr, int backlog) {
+  socklen_t len = sizeof *addr;
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  *addr = bench_loopback();
+  if (fd < 0)
+    return -1;
+  if (bind(fd, (struct sockaddr *)addr, sizeof *addr) != 0 || listen(fd, backlog) != 0 ||
+      getsockname(fd, (struct sockaddr *)addr, &len) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+static int set_nonblock(int fd) {
+  int fl = fcntl(fd, F_GETFL);
+  return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+int bench_tcp_pair(int fds[2], int nonblock) {
+  struct sockaddr_in addr;
+  int one = 1, lfd = bench_tcp_listener(&addr, 1);
+  if (lfd < 0)
+    return -1;
+  fds[0] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  fds[1] = -1;
+  if (fds[0] >= 0 && connect(fds[0], (struct sockaddr *)&addr, sizeof addr) == 0)
+    fds[1] = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+  close(lfd);
+  for (int i = 0; i < 2; i++)
+    if (fds[i] < 0 || setsockopt(fds[i], IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0 ||
+        (nonblock && set_nonblock(fds[i]) != 0)) {
+      if (fds[0] >= 0)
+        close(fds[0]);
+      if (fds[1] >= 0)
+        close(fds[1]);
+      return -1;
+    }
+  return 0;
+}
+
+double bench_seconds(int argc, char **argv, double dflt) {
+  for (int a = 1; a < argc; a++) {
+    if (strcmp(argv[a], "--quick") == 0)
+      return 1;
+    if (strcmp(argv[a], "--seconds") == 0 && a + 1 < argc && atof(argv[a + 1]) > 0)
+      return atof(argv[a + 1]);
+  }
+  return dflt;
 }
 
 static void cpu_model(char *buf, size_t len) {

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <netinet/in.h>
+
 /* Every workload drives libasync and whichever peers were found. */
 #include <async.h>
 #ifdef HAVE_LIBUV
@@ -21,6 +23,10 @@
 #endif
 #ifdef HAVE_LIBEV
 #include <ev.h>
+/* libevent's event2/event.h (included next) #defines EV_READ as 0x02, which
+ * is libev's EV_WRITE, over libev's enum constant: an ev_io set up with
+ * EV_READ below that include watches writability. libev code uses these. */
+enum { BENCH_EV_READ = EV_READ, BENCH_EV_WRITE = EV_WRITE };
 #endif
 #ifdef HAVE_LIBEVENT
 #include <event2/event.h>
@@ -97,6 +103,31 @@ const struct bench_result *bench_find(const struct bench_impl *impls, size_t n,
 int bench_row(const char *impl, const struct bench_result *r);
 /* 1 if argv[1..] contains flag. */
 int bench_flag(int argc, char **argv, const char *flag);
+
+/* Raises the soft RLIMIT_NOFILE to the hard limit (workloads with thousands
+ * of fds); returns the soft limit now in force. */
+long bench_raise_nofile(void);
+/* A blocking TCP socket listening on 127.0.0.1 at a port the kernel picks,
+ * written to *addr; -1 on failure. */
+int bench_tcp_listener(struct sockaddr_in *addr, int backlog);
+/* A connected TCP pair over loopback (fds[0] connected, fds[1] accepted),
+ * both with TCP_NODELAY, blocking or non-blocking; 0 or -1. The peers without
+ * a connect/accept API (libev, libevent) and the raw baselines get their
+ * connections from here. */
+int bench_tcp_pair(int fds[2], int nonblock);
+/* 127.0.0.1 with port 0, for bind (the kernel picks the port). */
+struct sockaddr_in bench_loopback(void);
+/* Reads exactly len bytes from a blocking socket: 0, or -1 on an error or EOF. */
+int bench_read_full(int fd, void *buf, size_t len);
+/* The first failure a workload's callbacks met, kept as "what: why" (later
+ * ones are dropped: the first is the cause). Each forked child has its own. */
+void bench_note_failure(const char *what, const char *why);
+int bench_failed(void);
+const char *bench_failure(void);
+/* Prints a row's "of raw" column: rate / raw_rate, or "-" when raw_rate <= 0. */
+void bench_print_of_raw(double rate, double raw_rate);
+/* The seconds a timed workload runs: --seconds N, --quick (1 s) or dflt. */
+double bench_seconds(int argc, char **argv, double dflt);
 
 /* One line: the library versions and the machine. */
 void bench_print_env(void);

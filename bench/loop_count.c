@@ -158,7 +158,7 @@ static void run_libev(struct bench_result *r, const void *arg) {
   if (loop == NULL || open_pipe(arg) != 0)
     BENCH_FAIL(r, "ev_loop_new or pipe failed");
   if (watch_fd >= 0) {
-    ev_io_init(&ev_watch, on_ev_readable, watch_fd, EV_READ);
+    ev_io_init(&ev_watch, on_ev_readable, watch_fd, BENCH_EV_READ);
     ev_io_start(loop, &ev_watch);
   }
   ev_idle_init(&idle, on_ev_idle);
