@@ -11,7 +11,7 @@ const unsigned async__built_caps =
     ASYNC_CAP_TIMERS | ASYNC_CAP_WAKEUP | ASYNC_CAP_FD_WATCH | ASYNC_CAP_HANGUP |
     ASYNC_CAP_SUBMS_TIMERS | ASYNC_CAP_BACKEND_FD | ASYNC_CAP_FD_LIMIT | ASYNC_CAP_FORK |
     ASYNC_CAP_THREADPOOL | ASYNC_CAP_DNS | ASYNC_CAP_SIGNAL | ASYNC_CAP_UDP | ASYNC_CAP_PIPE |
-    ASYNC_CAP_TCP;
+    ASYNC_CAP_TCP | ASYNC_CAP_PROCESS;
 
 #define BACKEND(name) extern const struct async__backend async__##name##_backend;
 #include "backends.h"
