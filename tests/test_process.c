@@ -1702,6 +1702,49 @@ static void test_setgid_other(void **state) {
   cap_reset(&out);
 }
 
+/* An unprivileged caller asking for another uid gets ASYNC_EPERM from the
+ * call itself. Run in a forked child that gives up root first (as root this
+ * is the only way to see the refusal; unprivileged, test_setuid_other sees it). */
+static int eperm_as_nobody(void) {
+  async_loop_t loop;
+  async_process_t p;
+  async_process_options_t o;
+  char *args[] = {(char *)"/bin/true", NULL};
+  int err;
+  if (setgid(65534) != 0 || setuid(65534) != 0)
+    return 10;
+  if (async_loop_init(&loop, NULL) != 0)
+    return 11;
+  memset(&o, 0, sizeof(o));
+  o.file = args[0];
+  o.args = args;
+  o.cwd = "/";
+  o.flags = ASYNC_PROCESS_SETUID;
+  o.uid = 0;
+  err = async_spawn(&loop, &p, &o);
+  async_loop_close(&loop);
+  return err == ASYNC_EPERM ? 0 : 12;
+}
+
+static void test_setuid_eperm_unprivileged(void **state) {
+  int status = 0;
+  pid_t pid;
+  (void)state;
+  if (geteuid() != 0) {
+    struct capture out = {0};
+    assert_int_equal(id_run("-u", ASYNC_PROCESS_SETUID, 0, &out), ASYNC_EPERM);
+    cap_reset(&out);
+    return;
+  }
+  pid = fork();
+  if (pid == 0)
+    _exit(eperm_as_nobody());
+  assert_true(pid > 0);
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 /* ---- signals and children together ------------------------------------------------ */
 
 static int usr1_calls;
@@ -2012,6 +2055,7 @@ int main(void) {
     TEST(test_setgid_own_gid),
     TEST(test_setuid_other),
     TEST(test_setgid_other),
+    TEST(test_setuid_eperm_unprivileged),
     TEST(test_child_storms_pidfd),
     TEST(test_child_storms_sigchld),
     TEST(test_self_storm_pidfd),
