@@ -725,10 +725,13 @@ static void kill_and_reap(pid_t pid) {
     ;
 }
 
-/* Starts watching the new child: its pidfd, or the SIGCHLD fallback. */
+/* Starts watching the new child. Without a pidfd wanted, the SIGCHLD handle
+ * was started before the spawn and sees the exit. When pidfd_open fails, the
+ * handle starts only now: the child may already have exited, so the loop
+ * looks on its next turn. */
 static int child_track(async_loop_t *loop, struct async__child *c, int use_pidfd) {
-  int err = use_pidfd ? child_watch_pidfd(loop, c) : ASYNC_ENOSYS;
-  if (err == 0)
+  int err;
+  if (!use_pidfd || child_watch_pidfd(loop, c) == 0)
     return 0;
   err = sigchld_start(loop);
   if (err == 0)
