@@ -46,6 +46,7 @@ typedef struct async_hook_s async_check_t;
 typedef struct async_watch_s async_watch_t;
 typedef struct async_wakeup_s async_wakeup_t;
 typedef struct async_signal_s async_signal_t;
+typedef struct async_process_s async_process_t;
 typedef struct async_udp_s async_udp_t;
 typedef struct async_udp_send_s async_udp_send_t;
 typedef struct async_stream_s async_stream_t;
@@ -372,6 +373,7 @@ typedef enum {
   ASYNC_UDP,
   ASYNC_PIPE,
   ASYNC_TCP,
+  ASYNC_PROCESS,
   ASYNC_HANDLE_TYPE_MAX
 } async_handle_type;
 
@@ -560,6 +562,76 @@ ASYNC_EXTERN int async_signal_start_oneshot(async_signal_t *h, async_signal_cb c
 /* Stops watching (a stopped handle may be stopped again). ASYNC_EINVAL for
  * NULL or a closing handle. */
 ASYNC_EXTERN int async_signal_stop(async_signal_t *h);
+
+/* ---- subprocesses ------------------------------------------------------------- */
+
+/* exit_status is the child's exit code (0 when a signal ended it); term_signal
+ * the signal that ended it, 0 if it exited. Runs on the loop thread. */
+typedef void (*async_exit_cb)(async_process_t *process, int64_t exit_status, int term_signal);
+
+enum async_process_flags {
+  ASYNC_PROCESS_SETUID = 1,  /* run as options->uid (fork+exec path) */
+  ASYNC_PROCESS_SETGID = 2,  /* run with options->gid, no supplementary groups */
+  ASYNC_PROCESS_DETACHED = 4 /* new session (setsid): the child leads its own group */
+};
+
+/* What the child's fd i is (async_stdio_t.flags). Exactly one of IGNORE,
+ * CREATE_PIPE, INHERIT_FD, INHERIT_STREAM; CREATE_PIPE takes READABLE_PIPE
+ * and/or WRITABLE_PIPE, seen from the child (stdin: READABLE_PIPE). */
+enum async_stdio_flags {
+  ASYNC_IGNORE = 0,          /* /dev/null */
+  ASYNC_CREATE_PIPE = 1,     /* data.stream: an async_pipe_init'ed pipe without an fd */
+  ASYNC_INHERIT_FD = 2,      /* data.fd: the parent's fd */
+  ASYNC_INHERIT_STREAM = 4,  /* data.stream: that stream's fd */
+  ASYNC_READABLE_PIPE = 16,  /* the child reads from the pipe */
+  ASYNC_WRITABLE_PIPE = 32   /* the child writes to the pipe */
+};
+
+typedef struct async_stdio_s {
+  unsigned flags;
+  union {
+    async_stream_t *stream;
+    int fd;
+  } data;
+} async_stdio_t;
+
+typedef struct async_process_options_s {
+  async_exit_cb exit_cb;   /* may be NULL */
+  const char *file;        /* a path, or a name looked up in PATH when it has no slash */
+  char **args;             /* argv, NULL-terminated; args[0] is conventionally file */
+  char **env;              /* NULL-terminated "NAME=value" list; NULL: the parent's */
+  const char *cwd;         /* NULL: the parent's */
+  unsigned flags;          /* enum async_process_flags */
+  int stdio_count;         /* entries in stdio; fds 0-2 not given are /dev/null */
+  async_stdio_t *stdio;
+  uint32_t uid;            /* with ASYNC_PROCESS_SETUID */
+  uint32_t gid;            /* with ASYNC_PROCESS_SETGID */
+} async_process_options_t;
+
+struct async__child;
+
+struct async_process_s {
+  ASYNC_HANDLE_FIELDS
+  int pid;                     /* the child's pid (kept after it exits) */
+  async_exit_cb exit_cb_;
+  struct async__child *child_; /* the loop's record while the child is not reaped */
+};
+
+/* Starts a child and initialises process as an active handle (until the
+ * child exits; then exit_cb runs). Errors are synchronous and leave nothing
+ * behind (the handle is then not initialised): ASYNC_EINVAL (NULL loop,
+ * process, options, file or args, a bad stdio entry or flag), ASYNC_ENOENT
+ * (no such executable or cwd), ASYNC_EACCES, ASYNC_EPERM (uid/gid), ASYNC_ENOTSUP
+ * without ASYNC_CAP_PROCESS, ASYNC_ENOMEM, ASYNC_EMFILE, other exec errors. */
+ASYNC_EXTERN int async_spawn(async_loop_t *loop, async_process_t *process,
+                             const async_process_options_t *options);
+/* Sends signum to the child. ASYNC_ESRCH once it has exited, ASYNC_EINVAL
+ * (NULL, closing handle, bad signum), system errors from kill(2). */
+ASYNC_EXTERN int async_process_kill(async_process_t *process, int signum);
+/* kill(2) for any pid: 0 or ASYNC_ESRCH, ASYNC_EPERM, ASYNC_EINVAL. */
+ASYNC_EXTERN int async_kill(int pid, int signum);
+/* The child's pid (0 for NULL). */
+ASYNC_EXTERN int async_process_get_pid(const async_process_t *process);
 
 /* ---- the loop itself -------------------------------------------------------- */
 

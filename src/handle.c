@@ -64,7 +64,7 @@ async_handle_type async_handle_get_type(const async_handle_t *h) {
 
 const char *async_handle_type_name(async_handle_type type) {
   static const char *const names[ASYNC_HANDLE_TYPE_MAX] = {
-    NULL, "timer", "idle", "prepare", "check", "watch", "wakeup", "signal", "udp", "pipe", "tcp"};
+    NULL, "timer", "idle", "prepare", "check", "watch", "wakeup", "signal", "udp", "pipe", "tcp", "process"};
   return (unsigned)type < ASYNC_HANDLE_TYPE_MAX ? names[type] : NULL;
 }
 
@@ -80,6 +80,7 @@ size_t async_handle_size(async_handle_type type) {
   case ASYNC_UDP: return sizeof(async_udp_t);
   case ASYNC_PIPE: return sizeof(async_pipe_t);
   case ASYNC_TCP: return sizeof(async_tcp_t);
+  case ASYNC_PROCESS: return sizeof(async_process_t);
   default: return 0;
   }
 }
@@ -115,6 +116,7 @@ int async_close(async_handle_t *h, async_close_cb close_cb) {
   case ASYNC_UDP: async__udp_close((async_udp_t *)h); break;
   case ASYNC_PIPE:
   case ASYNC_TCP: async__stream_close((async_stream_t *)h); break;
+  case ASYNC_PROCESS: async__process_close((async_process_t *)h); break;
   default: return ASYNC_EINVAL;
   }
   loop = h->loop;

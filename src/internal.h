@@ -151,6 +151,7 @@ long async__process_fd_limit(void);
 void async__watch_close(async_watch_t *w);
 void async__wakeup_close(async_wakeup_t *w);
 void async__signal_close(async_signal_t *h);
+void async__process_close(async_process_t *p);
 void async__udp_close(async_udp_t *udp);
 void async__udp_finish_close(async_udp_t *udp);
 void async__stream_close(async_stream_t *s);

@@ -90,6 +90,8 @@ typedef pthread_t async__thread_t;
   struct async__link signals_;  /* this loop's started signal handles */      \
   uint64_t signals_pending_;    /* bit n: signal n+1 arrived (set by handlers) */ \
   uint16_t signal_users_[64];   /* started handles per signal */             \
-  int signal_slot_;             /* index in the process's signal table, or -1 */
+  int signal_slot_;             /* index in the process's signal table, or -1 */ \
+  struct async__link children_; /* records of spawned children not reaped yet */ \
+  struct async_signal_s sigchld_; /* the SIGCHLD fallback's internal handle */
 
 #endif /* ASYNC_UNIX_H */

@@ -16,6 +16,7 @@ int async__platform_init(async_loop_t *loop) {
   loop->wake_pending_ = 0;
   async__list_init(&loop->wakeups_);
   async__signal_loop_init(loop);
+  async__process_loop_init(loop);
   err = async__wake_init(loop);
   if (err != 0)
     async__io_free(loop);
@@ -23,6 +24,7 @@ int async__platform_init(async_loop_t *loop) {
 }
 
 void async__platform_close(async_loop_t *loop) {
+  async__process_loop_close(loop); /* before its SIGCHLD handle's slot goes */
   async__signal_loop_close(loop);
   async__wake_close(loop, 1);
   async__io_free(loop);

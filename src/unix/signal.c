@@ -32,6 +32,10 @@ static void handler(int signum) {
   int saved_errno = errno;
   for (int i = 0; i < MAX_SIGNAL_LOOPS; i++) {
     async_loop_t *loop;
+    /* An empty slot costs one plain load: a loop that is not there when the
+     * signal arrives was not watching it. */
+    if (__atomic_load_n(&slots[i].loop, __ATOMIC_RELAXED) == NULL)
+      continue;
     /* Sequentially consistent, paired with async__signal_loop_close: either
      * this sees the slot emptied or the close sees this handler inside. */
     __atomic_add_fetch(&slots[i].busy, 1, __ATOMIC_SEQ_CST);
