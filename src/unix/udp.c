@@ -363,18 +363,32 @@ static int receive_one(async_udp_t *udp, async_buf_t *buf) {
   return 1;
 }
 
-/* Datagrams read per wakeup adapt: a wakeup that found only what its budget
- * allowed doubles it (up to RECV_BATCH); one that drained the socket early
- * shrinks it to what it found. A socket that gets one datagram at a time is
- * then read once per wakeup, not once more only to hear EAGAIN: the
- * level-triggered backend reports anything left on the next poll. */
+/* Datagrams read per wakeup adapt. A wakeup that drained the socket early
+ * sets the budget to what it found; after FULL_STREAK wakeups in a row that
+ * each used the whole budget, it doubles (up to RECV_BATCH). A socket that
+ * gets one datagram at a time is then mostly read once per wakeup, not once
+ * more only to hear EAGAIN (the level-triggered backend reports what is
+ * left on the next poll), while a flood soon reads 32 per wakeup. */
+#define FULL_STREAK 4
+
 static unsigned budget_of(const async_udp_t *udp) {
-  unsigned b = udp->udp_flags_ >> BUDGET_SHIFT;
+  unsigned b = (udp->udp_flags_ >> BUDGET_SHIFT) & 0xffu;
   return b != 0 ? b : 1;
 }
 
-static void set_budget(async_udp_t *udp, unsigned b) {
-  udp->udp_flags_ = (udp->udp_flags_ & ((1u << BUDGET_SHIFT) - 1)) | (b << BUDGET_SHIFT);
+static void set_budget(async_udp_t *udp, unsigned b, unsigned streak) {
+  udp->udp_flags_ = (udp->udp_flags_ & ((1u << BUDGET_SHIFT) - 1)) | (b << BUDGET_SHIFT) |
+                    (streak << (BUDGET_SHIFT + 8));
+}
+
+static void adapt_budget(async_udp_t *udp, unsigned budget, unsigned got) {
+  unsigned streak = udp->udp_flags_ >> (BUDGET_SHIFT + 8);
+  if (got < budget)
+    set_budget(udp, got > 0 ? got : 1, 0);
+  else if (++streak < FULL_STREAK)
+    set_budget(udp, budget, streak);
+  else
+    set_budget(udp, budget * 2 < RECV_BATCH ? budget * 2 : RECV_BATCH, 0);
 }
 
 static void receive(async_udp_t *udp) {
@@ -397,15 +411,12 @@ static void receive(async_udp_t *udp) {
     }
 #endif
     more = receive_one(udp, &buf);
-    if (!more) {
-      if (!async__is_closing(udp))
-        set_budget(udp, got > 0 ? got : 1);
-      return;
-    }
+    if (!more)
+      break;
     got++;
   }
-  if (got >= budget && !async__is_closing(udp))
-    set_budget(udp, budget * 2 < RECV_BATCH ? budget * 2 : RECV_BATCH);
+  if (!async__is_closing(udp))
+    adapt_budget(udp, budget, got);
 }
 
 static void udp_io(async_watch_t *w, int status, unsigned events) {
