@@ -36,8 +36,9 @@ enum {
 #define ACCEPT_BATCH 1024
 /* Finished writes reported per stream per pass: a writer that writes again
  * from its callback runs on, without a poll, for this many completions,
- * then lets the other handles have the turn. */
-#define REPORT_BATCH 64
+ * then lets the other handles have the turn. Smaller bounds yield before
+ * a loopback socket buffer fills and cost bench/pump 40 % of its rate. */
+#define REPORT_BATCH 1024
 
 /* Request states (state_). */
 enum { IDLE = 0, QUEUED = 1 };
