@@ -132,6 +132,8 @@ void async__dns_done(async_req_t *req);
 
 /* Platform layer (src/unix or src/win). */
 void async__wake(async_loop_t *loop); /* async-signal-safe */
+/* async_run is returning: wakes from now on must reach the backend fd. */
+void async__wake_run_end(async_loop_t *loop);
 int async__thread_create(async__thread_t *t, void *(*fn)(void *), void *arg);
 void async__thread_join(async__thread_t t);
 void async__mutex_init(async__mutex_t *m);

@@ -84,7 +84,8 @@ typedef pthread_t async__thread_t;
   uint32_t io_gen_poll_;  /* io_gen_ when the current poll began */          \
   int wake_rfd_;          /* eventfd, or the read end of a pipe */            \
   int wake_wfd_;          /* same as wake_rfd_ for eventfd */                 \
-  int wake_pending_;      /* a wake byte is in flight */                      \
+  int wake_pending_;      /* a wake was asked for and not yet processed */   \
+  int awake_;             /* 1 while the loop will look at wake_pending_ before it sleeps */ \
   struct async_watch_s wake_watch_;                                           \
   struct async__link wakeups_;                                                \
   struct async__link signals_;  /* this loop's started signal handles */      \

@@ -14,6 +14,7 @@ int async__platform_init(async_loop_t *loop) {
   loop->nregistered_ = 0;
   loop->io_gen_ = loop->io_gen_poll_ = 0;
   loop->wake_pending_ = 0;
+  loop->awake_ = 0;
   async__list_init(&loop->wakeups_);
   async__signal_loop_init(loop);
   async__process_loop_init(loop);

@@ -52,6 +52,7 @@ int async__sock_name(int fd, struct sockaddr *name, int *namelen, int peer);
 int async__wake_init(async_loop_t *loop);
 void async__wake_close(async_loop_t *loop, int tell_backend);
 void async__wake_process(async_loop_t *loop);
+int async__wake_sleep(async_loop_t *loop);
 
 /* Backend timeouts for system calls that take milliseconds: rounded up. */
 int async__timeout_ms(int64_t timeout_ns);

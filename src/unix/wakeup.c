@@ -12,9 +12,19 @@
 /* async_wakeup_t.pending_ */
 enum { IDLE = 0, PENDING = 1, CLOSED = 2 };
 
+/* loop->wake_pending_ */
+enum { NONE = 0, NO_BYTE = 1, BYTE = 2 /* the channel was (or is being) written */ };
+
+static void drain(async_loop_t *loop) {
+  char buf[64];
+  while (read(loop->wake_rfd_, buf, sizeof(buf)) > 0 && loop->wake_rfd_ != loop->wake_wfd_)
+    ;
+}
+
 static void wake_cb(async_watch_t *w, int status, unsigned events) {
   (void)status;
   (void)events;
+  drain(w->loop);
   async__wake_process(w->loop);
 }
 
@@ -72,25 +82,55 @@ void async__wake_close(async_loop_t *loop, int tell_backend) {
   close_channel(loop);
 }
 
-/* Async-signal-safe: one atomic exchange and at most one write. */
-void async__wake(async_loop_t *loop) {
+static void write_channel(async_loop_t *loop) {
   static const uint64_t one = 1;
   ssize_t r;
-  if (async__atomic_xchg(&loop->wake_pending_, 1) != 0)
-    return;
   do
     r = write(loop->wake_wfd_, &one, loop->wake_wfd_ == loop->wake_rfd_ ? sizeof(one) : 1);
   while (r < 0 && errno == EINTR);
 }
 
+/* Async-signal-safe: two atomic operations and at most one write. A loop
+ * that is awake looks at the flag before it next sleeps, so it needs no
+ * byte (saving the write here and the read there). The exchange and the
+ * load are sequentially consistent, paired with async__wake_sleep: either
+ * this load sees the loop asleep, or the loop's load sees the flag. */
+void async__wake(async_loop_t *loop) {
+  int expected = NONE;
+  if (!__atomic_compare_exchange_n(&loop->wake_pending_, &expected, NO_BYTE, 0, __ATOMIC_SEQ_CST,
+                                   __ATOMIC_SEQ_CST))
+    return;
+  if (!__atomic_load_n(&loop->awake_, __ATOMIC_SEQ_CST)) {
+    __atomic_store_n(&loop->wake_pending_, BYTE, __ATOMIC_SEQ_CST);
+    write_channel(loop);
+  }
+}
+
+/* The loop is about to block in a poll (or to return from async_run, after
+ * which an embedder may poll the backend fd): from now on wakes write the
+ * channel. Returns 1 if a wake came while it was awake (then it must not
+ * block: nothing was written). */
+int async__wake_sleep(async_loop_t *loop) {
+  __atomic_store_n(&loop->awake_, 0, __ATOMIC_SEQ_CST);
+  return __atomic_load_n(&loop->wake_pending_, __ATOMIC_SEQ_CST) != 0;
+}
+
+/* async_run is returning: a wake that found the loop awake wrote nothing,
+ * so write for it now, or an embedder's poll of the backend fd would miss it. */
+void async__wake_run_end(async_loop_t *loop) {
+  int expected = NO_BYTE;
+  if (async__wake_sleep(loop) &&
+      __atomic_compare_exchange_n(&loop->wake_pending_, &expected, BYTE, 0, __ATOMIC_SEQ_CST,
+                                  __ATOMIC_SEQ_CST))
+    write_channel(loop);
+}
+
 /* The flag is cleared before the handles are looked at: a send that lands
- * after a handle was looked at writes again and wakes the next poll. */
+ * after a handle was looked at sets it again and is seen next turn. */
 void async__wake_process(async_loop_t *loop) {
-  char buf[64];
   struct async__link batch;
-  while (read(loop->wake_rfd_, buf, sizeof(buf)) > 0 && loop->wake_rfd_ != loop->wake_wfd_)
-    ;
-  async__atomic_store(&loop->wake_pending_, 0);
+  if (__atomic_exchange_n(&loop->wake_pending_, NONE, __ATOMIC_SEQ_CST) == BYTE)
+    drain(loop); /* without it the backend fd would stay ready for an embedder */
   async__work_done_run(loop);
   async__signal_dispatch(loop);
   async__list_move(&loop->wakeups_, &batch);
