@@ -11,6 +11,13 @@
 
 #include "async.h"
 
+#if defined(_WIN32)
+/* async.h brings in windows.h (for the socket types), which defines these
+ * as empty macros; the tests use them as names. */
+# undef far
+# undef near
+#endif
+
 /* The backend under test ("epoll", "poll", "select", ...). */
 const char *test_backend(void);
 /* Creates a loop on the backend under test (real clock); fails the test on error. */
@@ -20,8 +27,24 @@ void test_loop_init_clock(async_loop_t *loop, async_clock_mode clock);
 /* Closes every handle still open, runs the loop until their close
  * callbacks ran, and asserts async_loop_close returns 0. */
 void test_loop_close(async_loop_t *loop);
-/* Number of open fds of this process (from /proc/self/fd). */
+/* Number of open fds of this process (from /proc/self/fd; on Windows, its
+ * handle count). */
 int test_fd_count(void);
+/* Same, by probing handle values on Windows (where Wine's count is 0). */
+int test_handle_probe(void);
+/* A pair of fds to watch, [0] to read and [1] to write: a pipe on Unix, a
+ * connected loopback TCP socket pair on Windows (only sockets can be
+ * watched there). 0 or -1. */
+int test_fd_pair(int fds[2]);
+/* A connected pair of stream sockets (AF_UNIX on Unix, loopback TCP on
+ * Windows), and one unconnected UDP socket. 0 / the socket, or -1. */
+int test_socket_pair(int fds[2]);
+int test_udp_socket(void);
+long test_fd_write(int fd, const void *buf, size_t len);
+long test_fd_read(int fd, void *buf, size_t len);
+void test_fd_close(int fd);
+/* setenv, or unsetenv for a NULL value, on every platform. */
+void test_setenv(const char *name, const char *value);
 /* True if the loop under test offers every bit of caps. */
 int test_has_caps(const async_loop_t *loop, unsigned caps);
 

@@ -430,7 +430,7 @@ static void read_and_stop(async_watch_t *w, int status, unsigned events) {
   char c;
   (void)events;
   assert_int_equal(status, 0);
-  assert_int_equal(read(w->fd, &c, 1), 1);
+  assert_int_equal(test_fd_read(w->fd, &c, 1), 1);
   watch_saw_ns = async_now_ns(w->loop);
   nseen = fired; /* how many timers ran before the I/O */
   async_watch_stop(w);
@@ -450,8 +450,8 @@ static void test_autojump_does_not_jump_past_ready_io(void **state) {
     test_loop_close(&loop);
     skip();
   }
-  assert_int_equal(pipe(fds), 0);
-  assert_int_equal(write(fds[1], "x", 1), 1);
+  assert_int_equal(test_fd_pair(fds), 0);
+  assert_int_equal(test_fd_write(fds[1], "x", 1), 1);
   async_timer_init(&loop, &t);
   async_timer_start(&t, record, 10000, 0);
   assert_int_equal(async_watch_init(&loop, &w, fds[0]), 0);
@@ -462,8 +462,8 @@ static void test_autojump_does_not_jump_past_ready_io(void **state) {
   assert_int_equal(fired, 1);
   assert_int_equal(seen_ms, 10000);
   test_loop_close(&loop);
-  close(fds[0]);
-  close(fds[1]);
+  test_fd_close(fds[0]);
+  test_fd_close(fds[1]);
 }
 
 /* ---- real clock: more ---------------------------------------------------------------- */

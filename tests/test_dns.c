@@ -1,9 +1,13 @@
 /* getaddrinfo and getnameinfo, on names and numbers this machine knows. */
 #include "helper.h"
 
-#include <arpa/inet.h>
-#include <netdb.h>
-#include <netinet/in.h>
+#if defined(_WIN32)
+# include <ws2tcpip.h> /* through async.h already; named for the reader */
+#else
+# include <arpa/inet.h>
+# include <netdb.h>
+# include <netinet/in.h>
+#endif
 #include <stdio.h>
 #include <string.h>
 

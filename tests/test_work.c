@@ -1,8 +1,12 @@
 /* The thread pool: work off the loop thread, completion on it, cancel. */
 #include "helper.h"
 
-#include <netdb.h>
-#include <netinet/in.h>
+#if defined(_WIN32)
+# include <ws2tcpip.h> /* through async.h already; named for the reader */
+#else
+# include <netdb.h>
+# include <netinet/in.h>
+#endif
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>

@@ -71,9 +71,23 @@ typedef HANDLE async__thread_t;
 #define ASYNC__ETXTBSY (-4051)
 #define ASYNC__EXDEV (-4052)
 
+/* Private: one socket watched by the loop (see src/win/io.c). */
+struct async__sock_entry {
+  SOCKET sock;
+  struct async_watch_s *watcher;
+  uint32_t gen;        /* registration number of the watcher that owns it */
+  uint32_t registered; /* events the backend currently has */
+  void *poll_;         /* the backend's record for it (IOCP: its AFD poll) */
+};
+
 #define ASYNC_LOOP_PLATFORM_FIELDS                                            \
-  void *iocp_;             /* the completion port (HANDLE) */                \
-  int wake_pending_;                                                          \
+  struct async__sock_entry *socks_; /* watched sockets, dense */             \
+  uint32_t nsocks_;                                                           \
+  uint32_t socks_cap_;                                                        \
+  uint32_t io_gen_;       /* last registration number handed out */          \
+  uint32_t io_gen_poll_;  /* io_gen_ when the current poll began */          \
+  void (*wake_fn_)(async_loop_t *loop); /* the backend's way to wake a poll */ \
+  volatile LONG wake_pending_;  /* a wake is in flight */                    \
   struct async__link wakeups_;
 
 #endif /* ASYNC_WIN_H */

@@ -1,0 +1,137 @@
+/* The IOCP backend: one completion port per loop, drained in batches with
+ * GetQueuedCompletionStatusEx. Cross-thread wakes are completion packets
+ * posted with a key of their own; socket watchers are AFD polls completing
+ * on the same port (afd.c), and so is the overlapped I/O of named pipes
+ * (pipe.c). The port waits in milliseconds: the wait is rounded up, and a
+ * wait that ends early is resumed for the rest, so a timer never fires
+ * before its deadline. */
+#include "win.h"
+
+#define BATCH 128
+#define WAKE_KEY ((ULONG_PTR)1)
+#define AFD_KEY ((ULONG_PTR)2)
+
+struct iocp_state {
+  HANDLE port;
+  unsigned held; /* pipe operations in the kernel (the close awaits them) */
+  struct async__afd *afd; /* NULL where AFD cannot be opened: no watchers */
+  OVERLAPPED_ENTRY entries[BATCH];
+};
+
+static void post_wake(async_loop_t *loop) {
+  struct iocp_state *st = loop->backend_state_;
+  PostQueuedCompletionStatus(st->port, 0, WAKE_KEY, NULL);
+}
+
+static int iocp_init(async_loop_t *loop) {
+  struct iocp_state *st = async__calloc(1, sizeof(*st));
+  if (st == NULL)
+    return ASYNC_ENOMEM;
+  st->port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, 1);
+  if (st->port == NULL) {
+    int err = async_translate_sys_error((int)GetLastError());
+    async__free(st);
+    return err;
+  }
+  if (async__afd_open(&st->afd, st->port, AFD_KEY) != 0) {
+    st->afd = NULL;
+    /* TCP and UDP run on socket readiness too. */
+    loop->caps_ &= ~(unsigned)(ASYNC_CAP_FD_WATCH | ASYNC_CAP_HANGUP | ASYNC_CAP_TCP |
+                               ASYNC_CAP_UDP);
+  }
+  loop->backend_state_ = st;
+  loop->wake_fn_ = post_wake;
+  return 0;
+}
+
+HANDLE async__iocp_port(const async_loop_t *loop) {
+  return ((const struct iocp_state *)loop->backend_state_)->port;
+}
+
+void async__iocp_hold(async_loop_t *loop, int delta) {
+  struct iocp_state *st = loop->backend_state_;
+  st->held = (unsigned)((int)st->held + delta);
+}
+
+static void dispatch(async_loop_t *loop, struct iocp_state *st, OVERLAPPED_ENTRY *e, int *woken) {
+  if (e->lpCompletionKey == WAKE_KEY)
+    *woken = 1;
+  else if (e->lpCompletionKey == AFD_KEY)
+    async__afd_done(loop, st->afd, e->lpOverlapped);
+  else if (e->lpCompletionKey == ASYNC__PIPE_KEY)
+    async__pipe_done(loop, e->lpOverlapped);
+}
+
+/* Every handle is closed: what the kernel still holds is cancelled, and its
+ * packets are awaited before the memory they point to goes. */
+static void iocp_close(async_loop_t *loop) {
+  struct iocp_state *st = loop->backend_state_;
+  int woken = 0;
+  if (st->afd != NULL)
+    async__afd_cancel_all(st->afd);
+  while (st->held > 0 || (st->afd != NULL && async__afd_inflight(st->afd) > 0)) {
+    ULONG n = 0;
+    if (!GetQueuedCompletionStatusEx(st->port, st->entries, BATCH, &n, 5000, FALSE))
+      break; /* the kernel never answered: leak rather than free live memory */
+    for (ULONG i = 0; i < n; i++)
+      dispatch(loop, st, &st->entries[i], &woken);
+  }
+  if (st->afd != NULL)
+    async__afd_close(st->afd, st->port);
+  CloseHandle(st->port);
+  async__free(st);
+  loop->backend_state_ = NULL;
+}
+
+static int iocp_modify(async_loop_t *loop, int fd, unsigned old_events, unsigned new_events,
+                       uint32_t tag) {
+  struct iocp_state *st = loop->backend_state_;
+  (void)old_events;
+  if (st->afd == NULL)
+    return ASYNC_ENOTSUP;
+  return async__afd_modify(loop, st->afd, (SOCKET)(uintptr_t)fd, new_events, tag);
+}
+
+/* One wait; the number of packets taken, 0 on timeout, or an error. */
+static int wait_once(async_loop_t *loop, int64_t timeout_ns) {
+  struct iocp_state *st = loop->backend_state_;
+  ULONG n = 0;
+  int woken = 0;
+  if (!GetQueuedCompletionStatusEx(st->port, st->entries, BATCH, &n,
+                                   (DWORD)async__wait_ms(timeout_ns), FALSE)) {
+    DWORD err = GetLastError();
+    return err == WAIT_TIMEOUT ? 0 : async_translate_sys_error((int)err);
+  }
+  for (ULONG i = 0; i < n; i++)
+    dispatch(loop, st, &st->entries[i], &woken);
+  if (woken)
+    async__wake_process(loop);
+  return (int)n;
+}
+
+static int iocp_poll(async_loop_t *loop, int64_t timeout_ns) {
+  uint64_t deadline = timeout_ns > 0 ? async__hrtime() + (uint64_t)timeout_ns : 0;
+  for (;;) {
+    int n = wait_once(loop, timeout_ns);
+    uint64_t now;
+    if (n != 0 || timeout_ns <= 0)
+      return n;
+    now = async__hrtime();
+    if (now >= deadline)
+      return 0;
+    timeout_ns = (int64_t)(deadline - now);
+  }
+}
+
+const struct async__backend async__iocp_backend = {
+  "iocp",
+  ASYNC_CAP_TIMERS | ASYNC_CAP_WAKEUP | ASYNC_CAP_FD_WATCH | ASYNC_CAP_HANGUP |
+      ASYNC_CAP_TCP | ASYNC_CAP_UDP | ASYNC_CAP_PIPE | ASYNC_CAP_THREADPOOL | ASYNC_CAP_DNS,
+  0,
+  NULL,
+  iocp_init,
+  iocp_close,
+  iocp_modify,
+  iocp_poll,
+  NULL,
+};

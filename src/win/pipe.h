@@ -1,0 +1,73 @@
+/* Private to the named-pipe files (pipe.c: handles, servers, clients,
+ * packets, closing; pipe_io.c: reading and writing). */
+#ifndef ASYNC_WIN_PIPE_H
+#define ASYNC_WIN_PIPE_H
+
+#include "win.h"
+
+#define BUF_SIZE 65536
+#define WAITING_INSTANCES 4
+#define READY_MAX 64
+#define PREFIX "\\\\.\\pipe\\"
+
+enum { READABLE = 1, WRITABLE = 2, READING = 4, SHUT = 8, LISTENING = 16 };
+enum { OP_READ = 1, OP_WRITE, OP_ACCEPT };
+
+struct pipe_state;
+
+struct pipe_op {
+  OVERLAPPED ov; /* first: a packet's lpOverlapped is the op */
+  struct pipe_state *st;
+  struct async__link link; /* accepts and writes in flight */
+  int kind;
+  HANDLE h;           /* accept: the instance waiting for a client */
+  async_write_t *req; /* write: its request; NULL once cancelled */
+  size_t len;
+  char *data;         /* write: a copy of the bytes */
+};
+
+struct pipe_state {
+  async_stream_t *s;     /* NULL once the handle is closed */
+  async_loop_t *loop;
+  HANDLE h;              /* the connected end, or INVALID_HANDLE_VALUE */
+  WCHAR *name;
+  char *uname;           /* the same name in UTF-8, for the name calls */
+  size_t ulen;
+  int named_here;        /* 1: bound or accepted here (its own name); 0: a client */
+  HANDLE first;          /* the instance bind made (claims the name) */
+  struct pipe_op read;   /* the one read */
+  char rbuf[BUF_SIZE];
+  DWORD rlen, roff;      /* bytes read and not yet delivered */
+  int read_inflight;
+  int read_end;          /* 0, or ASYNC_EOF / an error waiting to be delivered */
+  async_defer_t deliver; /* hands buffered bytes over from the loop */
+  HANDLE ready[READY_MAX]; /* connected instances waiting for async_accept */
+  unsigned nready;
+  unsigned inflight;     /* operations the kernel holds */
+  struct async__link accepts; /* instances in ConnectNamedPipe */
+  struct async__link writes;  /* writes in flight, in order */
+  async_work_t wait;     /* connect: waiting for a busy pipe on the pool */
+  int waiting;
+  int dispatching;       /* a packet's callbacks run: the handle may close meanwhile */
+};
+
+#define STATE(s) ((struct pipe_state *)(s)->io_.data)
+
+static inline int async__pipe_sys_error(void) {
+  return async_translate_sys_error((int)GetLastError());
+}
+
+/* The kernel took an op: it holds the state until the packet comes. */
+static inline void async__pipe_held(struct pipe_state *st) {
+  st->inflight++;
+  async__iocp_hold(st->loop, 1);
+}
+
+/* ERROR_IO_PENDING and success both mean a packet will come (no
+ * skip-on-success mode is set). */
+static inline int async__pipe_started(BOOL ok) { return ok || GetLastError() == ERROR_IO_PENDING; }
+
+void async__pipe_read_done(struct pipe_state *st, DWORD err, DWORD n);
+void async__pipe_write_done(struct pipe_state *st, struct pipe_op *op, DWORD err);
+
+#endif

@@ -1,0 +1,235 @@
+/* Reading and writing on named pipes (see pipe.c): one ReadFile in flight
+ * into the pipe's own buffer, whose bytes go to the callbacks from the
+ * loop, and a WriteFile of a copy of each write's bytes. */
+#include "pipe.h"
+
+#include <string.h>
+
+/* ---- reading ------------------------------------------------------------------- */
+
+static void start_read(struct pipe_state *st) {
+  memset(&st->read.ov, 0, sizeof(st->read.ov));
+  if (async__pipe_started(ReadFile(st->h, st->rbuf, BUF_SIZE, NULL, &st->read.ov))) {
+    st->read_inflight = 1;
+    async__pipe_held(st);
+    return;
+  }
+  st->read_end = GetLastError() == ERROR_BROKEN_PIPE ? ASYNC_EOF : async__pipe_sys_error();
+}
+
+/* Hands what was read to the stream's callbacks while it reads. */
+static void deliver(struct pipe_state *st) {
+  async_stream_t *s = st->s;
+  while (s != NULL && (s->stream_flags_ & READING) && st->roff < st->rlen) {
+    async_buf_t buf = {NULL, 0};
+    size_t n = st->rlen - st->roff;
+    s->alloc_cb_((async_handle_t *)s, n, &buf);
+    if (buf.base == NULL || buf.len == 0) {
+      s->cb_.read(s, ASYNC_ENOBUFS, &buf);
+      return;
+    }
+    if (n > buf.len)
+      n = buf.len;
+    memcpy(buf.base, st->rbuf + st->roff, n);
+    st->roff += (DWORD)n;
+    s->cb_.read(s, (long)n, &buf);
+    if (async__is_closing(s))
+      return;
+  }
+  if (s == NULL || !(s->stream_flags_ & READING))
+    return;
+  if (st->read_end != 0) {
+    async_buf_t none = {NULL, 0};
+    int end = st->read_end;
+    s->stream_flags_ &= ~(unsigned)(READING | (end == ASYNC_EOF ? READABLE : 0u));
+    async__handle_stop((async_handle_t *)s);
+    s->cb_.read(s, end, &none);
+    return;
+  }
+  if (!st->read_inflight) {
+    start_read(st);
+    if (st->read_end != 0) /* it failed at once: say so now */
+      deliver(st);
+  }
+}
+
+static void deliver_cb(async_defer_t *d) { deliver(d->data); }
+
+void async__pipe_read_done(struct pipe_state *st, DWORD err, DWORD n) {
+  st->read_inflight = 0;
+  if (st->s == NULL)
+    return;
+  if (err == 0) {
+    st->rlen = n;
+    st->roff = 0;
+  } else if (err == ERROR_BROKEN_PIPE || err == ERROR_HANDLE_EOF || err == ERROR_PIPE_NOT_CONNECTED) {
+    st->read_end = ASYNC_EOF;
+  } else if (err != ERROR_OPERATION_ABORTED) {
+    st->read_end = async_translate_sys_error((int)err);
+  }
+  deliver(st);
+}
+
+int async__pipe_read_start(async_stream_t *s, async_alloc_cb alloc_cb, async_read_cb read_cb) {
+  struct pipe_state *st = STATE(s);
+  if (alloc_cb == NULL || read_cb == NULL || async__is_closing(s))
+    return ASYNC_EINVAL;
+  if (st == NULL || st->h == INVALID_HANDLE_VALUE)
+    return ASYNC_ENOTCONN;
+  if (!(s->stream_flags_ & READABLE))
+    return ASYNC_EINVAL;
+  if (s->stream_flags_ & READING)
+    return ASYNC_EALREADY;
+  s->alloc_cb_ = alloc_cb;
+  s->cb_.read = read_cb;
+  s->stream_flags_ |= READING;
+  async__handle_start((async_handle_t *)s);
+  /* Bytes kept from before, or an end, go out from the loop; otherwise read. */
+  if (st->roff < st->rlen || st->read_end != 0) {
+    if (!async_defer_pending(&st->deliver))
+      async_defer(s->loop, &st->deliver, deliver_cb);
+  } else if (!st->read_inflight) {
+    start_read(st);
+    if (st->read_end != 0)
+      async_defer(s->loop, &st->deliver, deliver_cb);
+  }
+  return 0;
+}
+
+/* A read in flight stays: what it brings is kept for the next start. */
+int async__pipe_read_stop(async_stream_t *s) {
+  if (async__is_closing(s))
+    return ASYNC_EINVAL;
+  if (s->stream_flags_ & READING) {
+    s->stream_flags_ &= ~(unsigned)READING;
+    async__handle_stop((async_handle_t *)s);
+  }
+  return 0;
+}
+
+/* ---- writing ------------------------------------------------------------------- */
+
+static void do_shutdown(async_stream_t *s);
+
+int async__pipe_write(async_write_t *req, async_stream_t *s, const async_buf_t bufs[],
+                      unsigned nbufs, async_write_cb cb) {
+  struct pipe_state *st = STATE(s);
+  struct pipe_op *op;
+  size_t total = 0, off = 0;
+  if (req == NULL || (bufs == NULL && nbufs > 0) || async__is_closing(s) || st == NULL ||
+      st->h == INVALID_HANDLE_VALUE || !(s->stream_flags_ & WRITABLE) || (s->stream_flags_ & SHUT))
+    return ASYNC_EINVAL;
+  for (unsigned i = 0; i < nbufs; i++)
+    total += bufs[i].len;
+  if (total > 0x7fffffff)
+    return ASYNC_EINVAL;
+  op = async__calloc(1, sizeof(*op));
+  if (op != NULL && (op->data = async__malloc(total)) == NULL) {
+    async__free(op);
+    op = NULL;
+  }
+  if (op == NULL)
+    return ASYNC_ENOMEM;
+  for (unsigned i = 0; i < nbufs; i++) {
+    memcpy(op->data + off, bufs[i].base, bufs[i].len);
+    off += bufs[i].len;
+  }
+  op->st = st;
+  op->kind = OP_WRITE;
+  op->len = total;
+  op->req = req;
+  req->bufs_ = req->small_; /* the bytes are the op's copy */
+  req->nbufs_ = req->index_ = 0;
+  req->send_fd_ = -1;
+  req->handle = s;
+  req->cb_ = cb;
+  req->loop = s->loop;
+  req->type = ASYNC_WRITE;
+  req->state_ = 1;
+  req->status_ = 0;
+  s->loop->active_reqs_++;
+  async__list_insert_tail(&s->writes_, &req->link_);
+  if (!async__pipe_started(WriteFile(st->h, op->data, (DWORD)total, NULL, &op->ov))) {
+    DWORD e = GetLastError();
+    async__stream_finish(s, (async_req_t *)req,
+                         e == ERROR_NO_DATA || e == ERROR_BROKEN_PIPE
+                             ? ASYNC_EPIPE
+                             : async_translate_sys_error((int)e));
+    async__stream_schedule_report(s);
+    async__free(op->data);
+    async__free(op);
+    return 0;
+  }
+  async__pipe_held(st);
+  async__list_insert_tail(&st->writes, &op->link);
+  s->write_queue_size += total;
+  return 0;
+}
+
+void async__pipe_write_done(struct pipe_state *st, struct pipe_op *op, DWORD err) {
+  async_write_t *req = op->req;
+  async_stream_t *s = st->s;
+  async__list_remove(&op->link);
+  if (req != NULL && s != NULL) {
+    s->write_queue_size -= op->len;
+    async__stream_finish(s, (async_req_t *)req,
+                         err == 0 ? 0
+                         : err == ERROR_NO_DATA || err == ERROR_BROKEN_PIPE
+                             ? ASYNC_EPIPE
+                             : async_translate_sys_error((int)err));
+    if (s->shutdown_ != NULL && async__list_empty(&st->writes))
+      do_shutdown(s);
+    async__stream_run_finished(s);
+  }
+  async__free(op->data);
+  async__free(op);
+}
+
+/* Overlapped pipes have no non-blocking write to try. */
+long async__pipe_try_write(async_stream_t *s, const async_buf_t bufs[], unsigned nbufs) {
+  if ((bufs == NULL && nbufs > 0) || async__is_closing(s) || s->fd_ < 0 ||
+      !(s->stream_flags_ & WRITABLE) || (s->stream_flags_ & SHUT))
+    return ASYNC_EINVAL;
+  return ASYNC_EAGAIN;
+}
+
+/* A write-only end (an async_pipe() writer) ends by closing, which is how
+ * its reader learns the end; a duplex named pipe has no half-close, so like
+ * a tty on Unix it says ASYNC_ENOTSOCK. Either once the writes drained. */
+static void do_shutdown(async_stream_t *s) {
+  struct pipe_state *st = STATE(s);
+  async_shutdown_t *req = s->shutdown_;
+  int status = ASYNC_ENOTSOCK;
+  s->shutdown_ = NULL;
+  if (!(s->stream_flags_ & READABLE)) {
+    CloseHandle(st->h);
+    st->h = INVALID_HANDLE_VALUE;
+    s->fd_ = -1;
+    status = 0;
+  }
+  s->stream_flags_ &= ~(unsigned)WRITABLE;
+  async__stream_finish(s, (async_req_t *)req, status);
+}
+
+int async__pipe_shutdown(async_shutdown_t *req, async_stream_t *s, async_shutdown_cb cb) {
+  if (req == NULL || async__is_closing(s))
+    return ASYNC_EINVAL;
+  if (s->stream_flags_ & SHUT)
+    return ASYNC_EALREADY;
+  if (s->fd_ < 0 || !(s->stream_flags_ & WRITABLE))
+    return ASYNC_EINVAL;
+  req->handle = s;
+  req->cb_ = cb;
+  req->loop = s->loop;
+  req->type = ASYNC_SHUTDOWN;
+  req->state_ = 1;
+  req->status_ = 0;
+  s->stream_flags_ |= SHUT;
+  s->shutdown_ = req;
+  s->loop->active_reqs_++;
+  if (async__list_empty(&STATE(s)->writes)) {
+    do_shutdown(s);
+    async__stream_schedule_report(s);
+  }
+  return 0;
+}

@@ -1,0 +1,86 @@
+/* Reader/writer watchers: sockets only on Windows (the fd is a SOCKET
+ * value); any other handle is ASYNC_ENOTSUP, not a silent failure. */
+#include "win.h"
+
+/* A closed socket and a non-socket handle look alike to Winsock
+ * (WSAENOTSOCK): both are refused as not watchable. */
+static int check_socket(SOCKET sock) {
+  int type, len = (int)sizeof(type);
+  if (getsockopt(sock, SOL_SOCKET, SO_TYPE, (char *)&type, &len) != 0) {
+    int err = WSAGetLastError();
+    return err == WSAENOTSOCK ? ASYNC_ENOTSUP : async_translate_sys_error(err);
+  }
+  return 0;
+}
+
+int async_watch_init(async_loop_t *loop, async_watch_t *w, int fd) {
+  SOCKET sock = (SOCKET)(uintptr_t)fd;
+  int err;
+  if (loop == NULL || w == NULL || fd < 0)
+    return ASYNC_EINVAL;
+  if (!(loop->caps_ & ASYNC_CAP_FD_WATCH))
+    return ASYNC_ENOTSUP;
+  err = check_socket(sock);
+  if (err != 0)
+    return err;
+  err = async__io_attach(loop, w, sock);
+  if (err != 0)
+    return err;
+  err = async__handle_init(loop, (async_handle_t *)w, ASYNC_WATCH);
+  if (err != 0) {
+    async__io_detach(loop, sock);
+    return err;
+  }
+  w->fd = fd;
+  w->events_ = 0;
+  return 0;
+}
+
+int async_watch_start(async_watch_t *w, unsigned events, async_watch_cb cb) {
+  int err;
+  if (w == NULL || cb == NULL || events == 0 ||
+      (events & ~(unsigned)(ASYNC_READABLE | ASYNC_WRITABLE)) != 0 || async__is_closing(w))
+    return ASYNC_EINVAL;
+  err = async__io_set(w->loop, (SOCKET)(uintptr_t)w->fd, events);
+  if (err != 0)
+    return err;
+  w->events_ = events;
+  w->cb_.watch = cb;
+  async__handle_start((async_handle_t *)w);
+  return 0;
+}
+
+int async_watch_stop(async_watch_t *w) {
+  if (w == NULL || async__is_closing(w))
+    return ASYNC_EINVAL;
+  if (async__is_active(w)) {
+    async__io_set(w->loop, (SOCKET)(uintptr_t)w->fd, 0);
+    w->events_ = 0;
+    async__handle_stop((async_handle_t *)w);
+  }
+  return 0;
+}
+
+void async__watch_close(async_watch_t *w) {
+  async_watch_stop(w);
+  async__io_detach(w->loop, (SOCKET)(uintptr_t)w->fd);
+}
+
+/* The SOCKET or HANDLE under a TCP, UDP, pipe or watch handle, as an int
+ * (handle values fit). */
+int async_fileno(const async_handle_t *h, int *fd) {
+  int f;
+  if (h == NULL || fd == NULL || async__is_closing(h))
+    return ASYNC_EINVAL;
+  switch (h->type) {
+  case ASYNC_TCP:
+  case ASYNC_PIPE: f = ((const async_stream_t *)h)->fd_; break;
+  case ASYNC_WATCH: f = ((const async_watch_t *)h)->fd; break;
+  case ASYNC_UDP: f = ((const async_udp_t *)h)->fd_; break;
+  default: return ASYNC_EINVAL;
+  }
+  if (f < 0)
+    return ASYNC_EBADF;
+  *fd = f;
+  return 0;
+}

@@ -1,0 +1,76 @@
+/* Private declarations of the Windows platform layer (src/win). */
+#ifndef ASYNC_WIN_INTERNAL_H
+#define ASYNC_WIN_INTERNAL_H
+
+#include "../internal.h"
+
+/* Events a backend reports besides ASYNC_READABLE/WRITABLE/HANGUP/ERROR. */
+#define ASYNC__INVALID 0x100u /* the socket is no longer open */
+
+/* winsock.c: WSAStartup once per process (never undone: sockets made by the
+ * application may outlive every loop). 0 or an error. */
+int async__winsock_init(void);
+
+/* io.c: the loop's table of watched sockets and event dispatch. */
+int async__io_attach(async_loop_t *loop, async_watch_t *w, SOCKET sock);
+int async__io_attach_internal(async_loop_t *loop, async_watch_t *w, SOCKET sock,
+                              async_watch_cb cb);
+void async__io_detach(async_loop_t *loop, SOCKET sock);
+int async__io_set(async_loop_t *loop, SOCKET sock, unsigned events);
+struct async__sock_entry *async__io_entry(async_loop_t *loop, SOCKET sock); /* NULL: none */
+/* Hands events to the watcher that owns sock, if it is still the one with gen. */
+void async__io_event(async_loop_t *loop, SOCKET sock, uint32_t gen, unsigned events);
+void async__io_free(async_loop_t *loop);
+
+/* afd.c: readiness of sockets through AFD polls completing on a port. */
+struct async__afd;
+int async__afd_open(struct async__afd **out, HANDLE port, ULONG_PTR key);
+void async__afd_close(struct async__afd *afd, HANDLE port);
+void async__afd_cancel_all(struct async__afd *afd);
+unsigned async__afd_inflight(const struct async__afd *afd);
+int async__afd_modify(async_loop_t *loop, struct async__afd *afd, SOCKET sock, unsigned events,
+                      uint32_t gen);
+/* A completion of the AFD handle (lpOverlapped of the packet). */
+void async__afd_done(async_loop_t *loop, struct async__afd *afd, OVERLAPPED *ov);
+
+/* stream.c: the stream part of TCP handles (sockets only on Windows). */
+int async__stream_init(async_loop_t *loop, async_stream_t *s, async_handle_type type);
+int async__stream_open(async_stream_t *s, SOCKET sock, unsigned readable, unsigned writable);
+int async__stream_connect(async_stream_t *s, async_connect_t *req, const struct sockaddr *addr,
+                          int len, async_connect_cb cb);
+
+/* tcp.c: what TCP and UDP share. */
+int async__addr_len(const struct sockaddr *addr); /* 0: not AF_INET/AF_INET6 */
+SOCKET async__socket(int family, int type, int protocol); /* not inherited */
+
+/* stream.c: request bookkeeping shared with pipe.c. */
+void async__stream_finish(async_stream_t *s, async_req_t *req, int status);
+void async__stream_run_finished(async_stream_t *s);
+void async__stream_schedule_report(async_stream_t *s);
+
+/* pipe.c: named pipes, completion-based (IOCP only). */
+int async__pipe_listen(async_stream_t *s, int backlog, async_connection_cb cb);
+int async__pipe_accept(async_stream_t *server, async_stream_t *client);
+int async__pipe_read_start(async_stream_t *s, async_alloc_cb alloc_cb, async_read_cb read_cb);
+int async__pipe_read_stop(async_stream_t *s);
+int async__pipe_write(async_write_t *req, async_stream_t *s, const async_buf_t bufs[],
+                      unsigned nbufs, async_write_cb cb);
+long async__pipe_try_write(async_stream_t *s, const async_buf_t bufs[], unsigned nbufs);
+int async__pipe_shutdown(async_shutdown_t *req, async_stream_t *s, async_shutdown_cb cb);
+void async__pipe_close(async_stream_t *s);
+/* A completion of a pipe operation (lpOverlapped of the packet). */
+void async__pipe_done(async_loop_t *loop, OVERLAPPED *ov);
+
+/* iocp.c: the port's key for pipe packets, the port, and a count of operations the kernel still holds for
+ * handles already closed (the loop's close waits for their packets). */
+#define ASYNC__PIPE_KEY ((ULONG_PTR)3)
+HANDLE async__iocp_port(const async_loop_t *loop);
+void async__iocp_hold(async_loop_t *loop, int delta);
+
+/* wakeup.c: runs what a wake announced (pool results, wakeup handles). */
+void async__wake_process(async_loop_t *loop);
+
+/* time.c: milliseconds for a wait of timeout_ns, rounded up (-1: INFINITE). */
+unsigned long async__wait_ms(int64_t timeout_ns);
+
+#endif
