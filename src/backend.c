@@ -64,9 +64,9 @@ const async_backend_info_t *async_backends(size_t *count) {
   for (size_t i = 0; i < NCOMPILED; i++) {
     int err;
     unsigned caps = probe(compiled[i], &err);
-    __atomic_store_n(&infos[i].name, compiled[i]->name, __ATOMIC_RELAXED);
-    __atomic_store_n(&infos[i].caps, caps, __ATOMIC_RELAXED);
-    __atomic_store_n(&infos[i].available, err == 0, __ATOMIC_RELAXED);
+    async__atomic_store_relaxed(&infos[i].name, compiled[i]->name);
+    async__atomic_store_relaxed(&infos[i].caps, caps);
+    async__atomic_store_relaxed(&infos[i].available, err == 0);
   }
   if (count != NULL)
     *count = NCOMPILED;
