@@ -1,5 +1,5 @@
 /* TCP handles: sockets for the stream layer, plus TCP's own options. */
-#include "unix.h"
+#include "../sock/sock.h"
 
 #include <fcntl.h>
 #include <netinet/in.h>

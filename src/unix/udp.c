@@ -2,7 +2,7 @@
  * A send is tried at once when nothing is queued, so the common case never
  * touches the backend; only a send the kernel refuses adds write interest.
  * Send callbacks always run from the loop, never inside async_udp_send. */
-#include "unix.h"
+#include "../sock/sock.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>

@@ -45,7 +45,6 @@ void async__process_loop_init(async_loop_t *loop);
 void async__process_loop_close(async_loop_t *loop);
 
 /* socket.c: what TCP and UDP share. */
-unsigned async__addr_len(const struct sockaddr *addr); /* 0: not AF_INET/AF_INET6 */
 int async__sock_name(int fd, struct sockaddr *name, int *namelen, int peer);
 
 /* wakeup.c */

@@ -1,17 +1,9 @@
 /* TCP handles on Windows: Winsock sockets for the stream layer, plus TCP's
  * own options; the socket helpers UDP shares. */
-#include "win.h"
+#include "../sock/sock.h"
 
 #include <mstcpip.h>
 #include <string.h>
-
-int async__addr_len(const struct sockaddr *addr) {
-  switch (addr->sa_family) {
-  case AF_INET: return (int)sizeof(struct sockaddr_in);
-  case AF_INET6: return (int)sizeof(struct sockaddr_in6);
-  default: return 0;
-  }
-}
 
 /* Not inherited by child processes, like the Unix side's close-on-exec. */
 SOCKET async__socket(int family, int type, int protocol) {

@@ -3,7 +3,7 @@
  * so ASYNC_UDP_RECVMMSG is accepted and gives single datagrams), and sends
  * are tried at once, queued only when Winsock refuses them. Callbacks of
  * sends run from the loop, never inside the call. */
-#include "win.h"
+#include "../sock/sock.h"
 
 #include <mswsock.h>
 #include <string.h>

@@ -40,7 +40,6 @@ int async__stream_connect(async_stream_t *s, async_connect_t *req, const struct 
                           int len, async_connect_cb cb);
 
 /* tcp.c: what TCP and UDP share. */
-int async__addr_len(const struct sockaddr *addr); /* 0: not AF_INET/AF_INET6 */
 SOCKET async__socket(int family, int type, int protocol); /* not inherited */
 
 /* stream.c: request bookkeeping shared with pipe.c. */
