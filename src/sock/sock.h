@@ -13,6 +13,12 @@
 typedef SOCKET async__sock_t;
 typedef int async__socklen_t;
 # define ASYNC__BAD_SOCK INVALID_SOCKET
+# define ASYNC__HAVE_REUSEPORT 0
+
+static inline int async__stream_open_sock(async_stream_t *s, SOCKET sock, unsigned readable,
+                                          unsigned writable) {
+  return async__stream_open(s, sock, readable, writable);
+}
 
 /* The error of the last failed socket call, as Winsock keeps it. */
 static inline int async__sock_error(void) { return WSAGetLastError(); }
@@ -22,11 +28,22 @@ static inline int async__sock_error(void) { return WSAGetLastError(); }
 # include <errno.h>
 # include <netdb.h>
 # include <netinet/in.h>
+# include <netinet/tcp.h>
 # include <sys/socket.h>
 
 typedef int async__sock_t;
 typedef socklen_t async__socklen_t;
 # define ASYNC__BAD_SOCK (-1)
+# if defined(SO_REUSEPORT)
+#  define ASYNC__HAVE_REUSEPORT 1
+# else
+#  define ASYNC__HAVE_REUSEPORT 0
+# endif
+
+static inline int async__stream_open_sock(async_stream_t *s, int fd, unsigned readable,
+                                          unsigned writable) {
+  return async__stream_open(s, fd, readable, writable, 1);
+}
 
 static inline int async__sock_error(void) { return errno; }
 #endif
@@ -36,6 +53,22 @@ static inline async__sock_t async__sock(int fd) { return (async__sock_t)(uintptr
 
 /* socket.c */
 unsigned async__addr_len(const struct sockaddr *addr); /* 0: not AF_INET/AF_INET6 */
+/* getsockname (peer 0) or getpeername of a handle's fd_ into name. */
+int async__sock_name(int fd, struct sockaddr *name, int *namelen, int peer);
+
+/* socket.c of each world (src/unix/socket.c, src/win/socket.c). */
+/* A new socket, not inherited by child processes (and non-blocking on Unix;
+ * Windows sockets become so when a stream or UDP handle opens them).
+ * ASYNC__BAD_SOCK on failure, async__sock_error() says why. */
+async__sock_t async__sock_open(int family, int type, int protocol);
+void async__sock_close(async__sock_t s);
+/* An adopted socket made non-blocking where opening it did not. */
+int async__sock_nonblock(async__sock_t s);
+/* Before a TCP bind: address reuse the world's way; reuseport asks for
+ * SO_REUSEPORT (only called with it where ASYNC__HAVE_REUSEPORT). */
+int async__sock_reuse(async__sock_t s, int reuseport);
+/* The keepalive idle time, in seconds. */
+int async__tcp_keepidle(async__sock_t s, unsigned delay);
 
 /* dns.c (per world): a getaddrinfo/getnameinfo result code onto ASYNC_EAI_* (or a system
  * error); called right after the failed call, on the same thread. */

@@ -6,8 +6,6 @@
 
 #include <sys/types.h>
 
-/* Events a backend reports besides ASYNC_READABLE/WRITABLE/HANGUP/ERROR. */
-#define ASYNC__INVALID 0x100u /* the fd is not open (POLLNVAL, select's EBADF) */
 /* Tag for backends whose reports can never be stale across polls. */
 #define ASYNC__TAG_ANY UINT32_MAX
 
@@ -19,7 +17,6 @@ int async__io_set(async_loop_t *loop, int fd, unsigned events);
 void async__io_event(async_loop_t *loop, int fd, uint32_t tag, unsigned events);
 int async__io_reregister(async_loop_t *loop);
 void async__io_free(async_loop_t *loop);
-int async__fd_check(int fd);
 
 /* stream.c: the stream part of pipe and TCP handles. */
 #define ASYNC__STREAM_IPC 512u /* stream flag: an IPC pipe */
@@ -44,8 +41,6 @@ void async__signal_dispatch(async_loop_t *loop);
 void async__process_loop_init(async_loop_t *loop);
 void async__process_loop_close(async_loop_t *loop);
 
-/* socket.c: what TCP and UDP share. */
-int async__sock_name(int fd, struct sockaddr *name, int *namelen, int peer);
 
 /* wakeup.c */
 int async__wake_init(async_loop_t *loop);

@@ -49,7 +49,7 @@ static int ensure_socket(async_udp_t *udp, int family) {
     return 0;
   if (family != AF_INET && family != AF_INET6)
     return ASYNC_EINVAL;
-  s = async__socket(family, SOCK_DGRAM, IPPROTO_UDP);
+  s = async__sock_open(family, SOCK_DGRAM, IPPROTO_UDP);
   if (s == INVALID_SOCKET)
     return async_translate_sys_error(WSAGetLastError());
   if ((err = attach(udp, s)) != 0)

@@ -4,8 +4,6 @@
 
 #include "../internal.h"
 
-/* Events a backend reports besides ASYNC_READABLE/WRITABLE/HANGUP/ERROR. */
-#define ASYNC__INVALID 0x100u /* the socket is no longer open */
 
 /* winsock.c: WSAStartup once per process (never undone: sockets made by the
  * application may outlive every loop). 0 or an error. */
@@ -39,8 +37,6 @@ int async__stream_open(async_stream_t *s, SOCKET sock, unsigned readable, unsign
 int async__stream_connect(async_stream_t *s, async_connect_t *req, const struct sockaddr *addr,
                           int len, async_connect_cb cb);
 
-/* tcp.c: what TCP and UDP share. */
-SOCKET async__socket(int family, int type, int protocol); /* not inherited */
 
 /* stream.c: request bookkeeping shared with pipe.c. */
 void async__stream_finish(async_stream_t *s, async_req_t *req, int status);

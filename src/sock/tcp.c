@@ -1,37 +1,23 @@
-/* TCP handles on Windows: Winsock sockets for the stream layer, plus TCP's
- * own options; the socket helpers UDP shares. */
-#include "../sock/sock.h"
-
-#include <mstcpip.h>
-#include <string.h>
-
-/* Not inherited by child processes, like the Unix side's close-on-exec. */
-SOCKET async__socket(int family, int type, int protocol) {
-  SOCKET s = WSASocketW(family, type, protocol, NULL, 0,
-                        WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
-  if (s == INVALID_SOCKET && WSAGetLastError() == WSAEINVAL) { /* before Windows 7 SP1 */
-    s = WSASocketW(family, type, protocol, NULL, 0, WSA_FLAG_OVERLAPPED);
-    if (s != INVALID_SOCKET)
-      SetHandleInformation((HANDLE)s, HANDLE_FLAG_INHERIT, 0);
-  }
-  return s;
-}
+/* TCP handles on both worlds: sockets for the stream layer, plus TCP's own
+ * options. Where Unix and Winsock differ (socket creation, address reuse,
+ * keepalive timing) the world's socket.c decides. */
+#include "sock.h"
 
 /* The socket exists once the family is known; it starts neither readable
  * nor writable: connect or accept makes it so. */
 static int ensure_socket(async_tcp_t *tcp, int family) {
-  SOCKET s;
+  async__sock_t s;
   int err;
   if (tcp->fd_ >= 0)
     return 0;
   if (family != AF_INET && family != AF_INET6)
     return ASYNC_EINVAL;
-  s = async__socket(family, SOCK_STREAM, IPPROTO_TCP);
-  if (s == INVALID_SOCKET)
-    return async_translate_sys_error(WSAGetLastError());
-  err = async__stream_open((async_stream_t *)tcp, s, 0, 0);
+  s = async__sock_open(family, SOCK_STREAM, IPPROTO_TCP);
+  if (s == ASYNC__BAD_SOCK)
+    return async_translate_sys_error(async__sock_error());
+  err = async__stream_open_sock((async_stream_t *)tcp, s, 0, 0);
   if (err != 0)
-    closesocket(s);
+    async__sock_close(s);
   return err;
 }
 
@@ -53,44 +39,50 @@ int async_tcp_init(async_loop_t *loop, async_tcp_t *tcp) {
 }
 
 int async_tcp_open(async_tcp_t *tcp, int fd) {
-  SOCKET s = (SOCKET)(uintptr_t)fd;
-  int type, len = (int)sizeof(type), connected;
+  async__sock_t s = async__sock(fd);
+  int type, connected, err;
+  async__socklen_t len = sizeof(type);
   struct sockaddr_storage peer;
-  int plen = (int)sizeof(peer);
+  async__socklen_t plen = sizeof(peer);
   if (tcp == NULL || fd < 0 || async__is_closing(tcp))
     return ASYNC_EINVAL;
   if (tcp->fd_ >= 0)
     return ASYNC_EBUSY;
   if (getsockopt(s, SOL_SOCKET, SO_TYPE, (char *)&type, &len) != 0)
-    return async_translate_sys_error(WSAGetLastError());
+    return async_translate_sys_error(async__sock_error());
   if (type != SOCK_STREAM)
     return ASYNC_EINVAL;
   /* connected: readable and writable; otherwise it may still bind/listen/connect */
   connected = getpeername(s, (struct sockaddr *)&peer, &plen) == 0;
-  return async__stream_open((async_stream_t *)tcp, s, (unsigned)connected, (unsigned)connected);
+  err = async__stream_open_sock((async_stream_t *)tcp, s, (unsigned)connected,
+                                (unsigned)connected);
+  if (err == 0 && (err = async__sock_nonblock(s)) != 0) {
+    async__io_detach(tcp->loop, s);
+    tcp->fd_ = -1;
+  }
+  return err;
 }
 
-/* SO_REUSEADDR is not set: on Windows it would let another socket take the
- * port over. SO_EXCLUSIVEADDRUSE is not set either, so a port in
- * TIME_WAIT binds again, as on Unix. REUSEPORT has no Windows counterpart. */
 int async_tcp_bind(async_tcp_t *tcp, const struct sockaddr *addr, unsigned flags) {
   int err;
   if (tcp == NULL || addr == NULL || async__addr_len(addr) == 0 || async__is_closing(tcp) ||
       (flags & ~(unsigned)(ASYNC_TCP_IPV6ONLY | ASYNC_TCP_REUSEPORT)) ||
       ((flags & ASYNC_TCP_IPV6ONLY) && addr->sa_family != AF_INET6))
     return ASYNC_EINVAL;
-  if (flags & ASYNC_TCP_REUSEPORT)
+  if ((flags & ASYNC_TCP_REUSEPORT) && !ASYNC__HAVE_REUSEPORT)
     return ASYNC_ENOTSUP;
   if ((err = ensure_socket(tcp, addr->sa_family)) != 0)
     return err;
+  if ((err = async__sock_reuse(async__sock(tcp->fd_), (flags & ASYNC_TCP_REUSEPORT) != 0)) != 0)
+    return err;
   if (addr->sa_family == AF_INET6) {
-    DWORD v6only = (flags & ASYNC_TCP_IPV6ONLY) != 0;
-    if (setsockopt((SOCKET)(uintptr_t)tcp->fd_, IPPROTO_IPV6, IPV6_V6ONLY, (char *)&v6only,
-                   (int)sizeof(v6only)) != 0)
-      return async_translate_sys_error(WSAGetLastError());
+    int v6only = (flags & ASYNC_TCP_IPV6ONLY) != 0;
+    if (setsockopt(async__sock(tcp->fd_), IPPROTO_IPV6, IPV6_V6ONLY, (const char *)&v6only,
+                   (async__socklen_t)sizeof(v6only)) != 0)
+      return async_translate_sys_error(async__sock_error());
   }
-  if (bind((SOCKET)(uintptr_t)tcp->fd_, addr, async__addr_len(addr)) != 0)
-    return async_translate_sys_error(WSAGetLastError());
+  if (bind(async__sock(tcp->fd_), addr, (async__socklen_t)async__addr_len(addr)) != 0)
+    return async_translate_sys_error(async__sock_error());
   return 0;
 }
 
@@ -105,13 +97,14 @@ int async_tcp_connect(async_connect_t *req, async_tcp_t *tcp, const struct socka
   return async__stream_connect((async_stream_t *)tcp, req, addr, async__addr_len(addr), cb);
 }
 
-static int set_opt(const async_tcp_t *tcp, int level, int name, DWORD value) {
+static int set_opt(const async_tcp_t *tcp, int level, int name, int value) {
   if (tcp == NULL)
     return ASYNC_EINVAL;
   if (tcp->fd_ < 0)
     return ASYNC_EBADF;
-  if (setsockopt((SOCKET)(uintptr_t)tcp->fd_, level, name, (char *)&value, (int)sizeof(value)) != 0)
-    return async_translate_sys_error(WSAGetLastError());
+  if (setsockopt(async__sock(tcp->fd_), level, name, (const char *)&value,
+                 (async__socklen_t)sizeof(value)) != 0)
+    return async_translate_sys_error(async__sock_error());
   return 0;
 }
 
@@ -119,42 +112,25 @@ int async_tcp_nodelay(async_tcp_t *tcp, int on) {
   return set_opt(tcp, IPPROTO_TCP, TCP_NODELAY, on != 0);
 }
 
-/* The idle time goes through SIO_KEEPALIVE_VALS, in milliseconds. */
 int async_tcp_keepalive(async_tcp_t *tcp, int on, unsigned delay) {
-  struct tcp_keepalive ka;
-  DWORD bytes = 0;
   int err;
   if (on && delay < 1)
     return ASYNC_EINVAL;
   if ((err = set_opt(tcp, SOL_SOCKET, SO_KEEPALIVE, on != 0)) != 0 || !on)
     return err;
-  ka.onoff = 1;
-  ka.keepalivetime = delay > 4294967u ? 0xffffffffu : delay * 1000u;
-  ka.keepaliveinterval = 1000;
-  if (WSAIoctl((SOCKET)(uintptr_t)tcp->fd_, SIO_KEEPALIVE_VALS, &ka, sizeof(ka), NULL, 0, &bytes,
-               NULL, NULL) != 0)
-    return async_translate_sys_error(WSAGetLastError());
-  return 0;
-}
-
-static int sock_name(const async_tcp_t *tcp, struct sockaddr *name, int *namelen, int peer) {
-  SOCKET s;
-  if (tcp == NULL || name == NULL || namelen == NULL || *namelen < 0)
-    return ASYNC_EINVAL;
-  if (tcp->fd_ < 0)
-    return ASYNC_EBADF;
-  s = (SOCKET)(uintptr_t)tcp->fd_;
-  if ((peer ? getpeername(s, name, namelen) : getsockname(s, name, namelen)) != 0)
-    return async_translate_sys_error(WSAGetLastError());
-  return 0;
+  return async__tcp_keepidle(async__sock(tcp->fd_), delay);
 }
 
 int async_tcp_getsockname(const async_tcp_t *tcp, struct sockaddr *name, int *namelen) {
-  return sock_name(tcp, name, namelen, 0);
+  if (tcp == NULL)
+    return ASYNC_EINVAL;
+  return async__sock_name(tcp->fd_, name, namelen, 0);
 }
 
 int async_tcp_getpeername(const async_tcp_t *tcp, struct sockaddr *name, int *namelen) {
-  return sock_name(tcp, name, namelen, 1);
+  if (tcp == NULL)
+    return ASYNC_EINVAL;
+  return async__sock_name(tcp->fd_, name, namelen, 1);
 }
 
 /* A zero linger time turns the close into a reset. */
@@ -164,8 +140,8 @@ int async_tcp_close_reset(async_tcp_t *tcp, async_close_cb close_cb) {
     return ASYNC_EINVAL;
   l.l_onoff = 1;
   l.l_linger = 0;
-  if (tcp->fd_ >= 0 &&
-      setsockopt((SOCKET)(uintptr_t)tcp->fd_, SOL_SOCKET, SO_LINGER, (char *)&l, (int)sizeof(l)) != 0)
-    return async_translate_sys_error(WSAGetLastError());
+  if (tcp->fd_ >= 0 && setsockopt(async__sock(tcp->fd_), SOL_SOCKET, SO_LINGER, (const char *)&l,
+                                  (async__socklen_t)sizeof(l)) != 0)
+    return async_translate_sys_error(async__sock_error());
   return async_close((async_handle_t *)tcp, close_cb);
 }
