@@ -14,6 +14,11 @@ typedef SOCKET async__sock_t;
 typedef int async__socklen_t;
 # define ASYNC__BAD_SOCK INVALID_SOCKET
 # define ASYNC__HAVE_REUSEPORT 0
+/* TCP binds without SO_REUSEADDR: on Windows it would let another socket
+ * take the port over. SO_EXCLUSIVEADDRUSE is not set either, so a port in
+ * TIME_WAIT binds again, as on Unix. */
+# define ASYNC__TCP_REUSEADDR 0
+# define ASYNC__HAVE_RECVMMSG 0
 
 static inline int async__stream_open_sock(async_stream_t *s, SOCKET sock, unsigned readable,
                                           unsigned writable) {
@@ -39,6 +44,13 @@ typedef socklen_t async__socklen_t;
 # else
 #  define ASYNC__HAVE_REUSEPORT 0
 # endif
+/* A server binds again while old connections linger in TIME_WAIT. */
+# define ASYNC__TCP_REUSEADDR 1
+# if defined(ASYNC_HAVE_RECVMMSG)
+#  define ASYNC__HAVE_RECVMMSG 1
+# else
+#  define ASYNC__HAVE_RECVMMSG 0
+# endif
 
 static inline int async__stream_open_sock(async_stream_t *s, int fd, unsigned readable,
                                           unsigned writable) {
@@ -55,6 +67,11 @@ static inline async__sock_t async__sock(int fd) { return (async__sock_t)(uintptr
 unsigned async__addr_len(const struct sockaddr *addr); /* 0: not AF_INET/AF_INET6 */
 /* getsockname (peer 0) or getpeername of a handle's fd_ into name. */
 int async__sock_name(int fd, struct sockaddr *name, int *namelen, int peer);
+/* An int socket option; 0 or an error. */
+int async__sock_setopt(async__sock_t s, int level, int name, int value);
+/* Before a bind: SO_REUSEADDR if addr, SO_REUSEPORT if port (callers
+ * refuse port where ASYNC__HAVE_REUSEPORT is 0). */
+int async__sock_reuse(async__sock_t s, int addr, int port);
 
 /* socket.c of each world (src/unix/socket.c, src/win/socket.c). */
 /* A new socket, not inherited by child processes (and non-blocking on Unix;
@@ -64,11 +81,33 @@ async__sock_t async__sock_open(int family, int type, int protocol);
 void async__sock_close(async__sock_t s);
 /* An adopted socket made non-blocking where opening it did not. */
 int async__sock_nonblock(async__sock_t s);
-/* Before a TCP bind: address reuse the world's way; reuseport asks for
- * SO_REUSEPORT (only called with it where ASYNC__HAVE_REUSEPORT). */
-int async__sock_reuse(async__sock_t s, int reuseport);
+/* Dissolves a datagram socket's peer. */
+int async__sock_disconnect(async__sock_t s);
 /* The keepalive idle time, in seconds. */
 int async__tcp_keepidle(async__sock_t s, unsigned delay);
+
+/* udp.c: the handle's state bits shared with the world's datagram calls. */
+enum {
+  ASYNC__UDP_BOUND = 1,
+  ASYNC__UDP_CONNECTED = 2,
+  ASYNC__UDP_RECEIVING = 4,
+  ASYNC__UDP_MMSG = 8 /* batch receive asked for and available */
+};
+#define ASYNC__UDP_RECV_SIZE 65536 /* the buffer asked for one datagram */
+#define ASYNC__UDP_MMSG_MAX 32     /* datagrams per batch receive */
+#define ASYNC__UDP_RECV_BATCH 32   /* datagrams per wakeup before other handles get a turn */
+
+/* udp.c of each world (src/unix/udp.c, src/win/udp.c). */
+/* Readies a new or adopted socket before it is watched. */
+int async__udp_sock_prepare(async__sock_t s);
+/* One datagram out: the bytes sent, ASYNC_EAGAIN, or an error. */
+long async__udp_send_bufs(async__sock_t s, const async_buf_t *bufs, unsigned nbufs,
+                          const struct sockaddr *addr);
+/* Receives into buf and reports through the recv callback: returns how
+ * many datagrams it counts for (more may wait), 0 when the socket had none
+ * (the buffer came back) or failed (reported), -1 when a batch came back
+ * short (the wakeup ends, its budget unchanged). */
+int async__udp_recv(async_udp_t *udp, async_buf_t *buf);
 
 /* dns.c (per world): a getaddrinfo/getnameinfo result code onto ASYNC_EAI_* (or a system
  * error); called right after the failed call, on the same thread. */

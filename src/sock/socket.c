@@ -22,3 +22,22 @@ int async__sock_name(int fd, struct sockaddr *name, int *namelen, int peer) {
   *namelen = (int)len;
   return 0;
 }
+
+int async__sock_setopt(async__sock_t s, int level, int name, int value) {
+  if (setsockopt(s, level, name, (const char *)&value, (async__socklen_t)sizeof(value)) != 0)
+    return async_translate_sys_error(async__sock_error());
+  return 0;
+}
+
+int async__sock_reuse(async__sock_t s, int addr, int port) {
+  int err = 0;
+  if (addr)
+    err = async__sock_setopt(s, SOL_SOCKET, SO_REUSEADDR, 1);
+#if ASYNC__HAVE_REUSEPORT
+  if (err == 0 && port)
+    err = async__sock_setopt(s, SOL_SOCKET, SO_REUSEPORT, 1);
+#else
+  (void)port; /* callers refuse ASYNC_*_REUSEPORT first */
+#endif
+  return err;
+}

@@ -73,14 +73,13 @@ int async_tcp_bind(async_tcp_t *tcp, const struct sockaddr *addr, unsigned flags
     return ASYNC_ENOTSUP;
   if ((err = ensure_socket(tcp, addr->sa_family)) != 0)
     return err;
-  if ((err = async__sock_reuse(async__sock(tcp->fd_), (flags & ASYNC_TCP_REUSEPORT) != 0)) != 0)
+  if ((err = async__sock_reuse(async__sock(tcp->fd_), ASYNC__TCP_REUSEADDR,
+                               (flags & ASYNC_TCP_REUSEPORT) != 0)) != 0)
     return err;
-  if (addr->sa_family == AF_INET6) {
-    int v6only = (flags & ASYNC_TCP_IPV6ONLY) != 0;
-    if (setsockopt(async__sock(tcp->fd_), IPPROTO_IPV6, IPV6_V6ONLY, (const char *)&v6only,
-                   (async__socklen_t)sizeof(v6only)) != 0)
-      return async_translate_sys_error(async__sock_error());
-  }
+  if (addr->sa_family == AF_INET6 &&
+      (err = async__sock_setopt(async__sock(tcp->fd_), IPPROTO_IPV6, IPV6_V6ONLY,
+                                (flags & ASYNC_TCP_IPV6ONLY) != 0)) != 0)
+    return err;
   if (bind(async__sock(tcp->fd_), addr, (async__socklen_t)async__addr_len(addr)) != 0)
     return async_translate_sys_error(async__sock_error());
   return 0;
@@ -102,10 +101,7 @@ static int set_opt(const async_tcp_t *tcp, int level, int name, int value) {
     return ASYNC_EINVAL;
   if (tcp->fd_ < 0)
     return ASYNC_EBADF;
-  if (setsockopt(async__sock(tcp->fd_), level, name, (const char *)&value,
-                 (async__socklen_t)sizeof(value)) != 0)
-    return async_translate_sys_error(async__sock_error());
-  return 0;
+  return async__sock_setopt(async__sock(tcp->fd_), level, name, value);
 }
 
 int async_tcp_nodelay(async_tcp_t *tcp, int on) {

@@ -2,6 +2,7 @@
 #include "../sock/sock.h"
 
 #include <fcntl.h>
+#include <string.h>
 #include <unistd.h>
 
 /* Non-blocking and close-on-exec from the start: no window for a fork. */
@@ -21,18 +22,14 @@ int async__sock_nonblock(int fd) {
   return 0;
 }
 
-/* SO_REUSEADDR lets a server bind again while old connections linger in
- * TIME_WAIT; SO_REUSEPORT only when asked. */
-int async__sock_reuse(int fd, int reuseport) {
-  int on = 1;
-  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0)
+/* A connect to AF_UNSPEC dissolves a datagram socket's peer; some systems
+ * answer EAFNOSUPPORT after doing so. */
+int async__sock_disconnect(int fd) {
+  struct sockaddr unspec;
+  memset(&unspec, 0, sizeof(unspec));
+  unspec.sa_family = AF_UNSPEC;
+  if (connect(fd, &unspec, sizeof(unspec)) != 0 && errno != EAFNOSUPPORT)
     return async_translate_sys_error(errno);
-#if defined(SO_REUSEPORT)
-  if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0)
-    return async_translate_sys_error(errno);
-#else
-  (void)reuseport; /* refused earlier: ASYNC__HAVE_REUSEPORT is 0 */
-#endif
   return 0;
 }
 

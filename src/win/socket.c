@@ -2,6 +2,7 @@
 #include "../sock/sock.h"
 
 #include <mstcpip.h>
+#include <string.h>
 
 /* Not inherited by child processes, like the Unix side's close-on-exec.
  * Non-blocking mode comes when a stream or UDP handle opens the socket. */
@@ -24,13 +25,12 @@ int async__sock_nonblock(SOCKET s) {
   return 0;
 }
 
-/* SO_REUSEADDR is not set: on Windows it would let another socket take the
- * port over. SO_EXCLUSIVEADDRUSE is not set either, so a port in
- * TIME_WAIT binds again, as on Unix. REUSEPORT has no Windows counterpart
- * (ASYNC__HAVE_REUSEPORT is 0: refused before this). */
-int async__sock_reuse(SOCKET s, int reuseport) {
-  (void)s;
-  (void)reuseport;
+/* Winsock dissolves a datagram socket's peer on a connect to the zero address. */
+int async__sock_disconnect(SOCKET s) {
+  struct sockaddr_storage none;
+  memset(&none, 0, sizeof(none));
+  if (connect(s, (struct sockaddr *)&none, (int)sizeof(none)) != 0)
+    return async_translate_sys_error(WSAGetLastError());
   return 0;
 }
 
