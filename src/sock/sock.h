@@ -20,10 +20,6 @@ typedef int async__socklen_t;
 # define ASYNC__TCP_REUSEADDR 0
 # define ASYNC__HAVE_RECVMMSG 0
 
-static inline int async__stream_open_sock(async_stream_t *s, SOCKET sock, unsigned readable,
-                                          unsigned writable) {
-  return async__stream_open(s, sock, readable, writable);
-}
 
 /* The error of the last failed socket call, as Winsock keeps it. */
 static inline int async__sock_error(void) { return WSAGetLastError(); }
@@ -52,10 +48,6 @@ typedef socklen_t async__socklen_t;
 #  define ASYNC__HAVE_RECVMMSG 0
 # endif
 
-static inline int async__stream_open_sock(async_stream_t *s, int fd, unsigned readable,
-                                          unsigned writable) {
-  return async__stream_open(s, fd, readable, writable, 1);
-}
 
 static inline int async__sock_error(void) { return errno; }
 #endif
@@ -85,6 +77,23 @@ int async__sock_nonblock(async__sock_t s);
 int async__sock_disconnect(async__sock_t s);
 /* The keepalive idle time, in seconds. */
 int async__tcp_keepidle(async__sock_t s, unsigned delay);
+
+/* stream.c: the stream part of TCP handles (and of Unix pipes). */
+#define ASYNC__STREAM_IPC 512u /* stream flag: a Unix IPC pipe */
+int async__stream_init(async_loop_t *loop, async_stream_t *s, async_handle_type type);
+int async__stream_open(async_stream_t *s, async__sock_t sock, unsigned readable,
+                       unsigned writable, int is_socket);
+int async__stream_connect(async_stream_t *s, async_connect_t *req, const struct sockaddr *addr,
+                          unsigned len, async_connect_cb cb);
+/* Request bookkeeping, also for Windows' named pipes (src/win/pipe.c). */
+void async__stream_finish(async_stream_t *s, async_req_t *req, int status);
+void async__stream_run_finished(async_stream_t *s);
+void async__stream_schedule_report(async_stream_t *s);
+/* A write's checks and queueing, also for Unix's async_write_fd (ipc.c). */
+int async__stream_can_write(const async_write_t *req, const async_stream_t *s,
+                            const async_buf_t bufs[], unsigned nbufs);
+int async__stream_queue_write(async_write_t *req, async_stream_t *s, const async_buf_t bufs[],
+                              unsigned nbufs, int send_fd, async_write_cb cb);
 
 /* udp.c: the handle's state bits shared with the world's datagram calls. */
 enum {

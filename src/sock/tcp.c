@@ -15,7 +15,7 @@ static int ensure_socket(async_tcp_t *tcp, int family) {
   s = async__sock_open(family, SOCK_STREAM, IPPROTO_TCP);
   if (s == ASYNC__BAD_SOCK)
     return async_translate_sys_error(async__sock_error());
-  err = async__stream_open_sock((async_stream_t *)tcp, s, 0, 0);
+  err = async__stream_open((async_stream_t *)tcp, s, 0, 0, 1);
   if (err != 0)
     async__sock_close(s);
   return err;
@@ -54,8 +54,7 @@ int async_tcp_open(async_tcp_t *tcp, int fd) {
     return ASYNC_EINVAL;
   /* connected: readable and writable; otherwise it may still bind/listen/connect */
   connected = getpeername(s, (struct sockaddr *)&peer, &plen) == 0;
-  err = async__stream_open_sock((async_stream_t *)tcp, s, (unsigned)connected,
-                                (unsigned)connected);
+  err = async__stream_open((async_stream_t *)tcp, s, (unsigned)connected, (unsigned)connected, 1);
   if (err == 0 && (err = async__sock_nonblock(s)) != 0) {
     async__io_detach(tcp->loop, s);
     tcp->fd_ = -1;

@@ -18,17 +18,8 @@ void async__io_event(async_loop_t *loop, int fd, uint32_t tag, unsigned events);
 int async__io_reregister(async_loop_t *loop);
 void async__io_free(async_loop_t *loop);
 
-/* stream.c: the stream part of pipe and TCP handles. */
-#define ASYNC__STREAM_IPC 512u /* stream flag: an IPC pipe */
-int async__stream_init(async_loop_t *loop, async_stream_t *s, async_handle_type type);
-int async__stream_open(async_stream_t *s, int fd, unsigned readable, unsigned writable,
-                       int is_socket);
-int async__stream_connect(async_stream_t *s, async_connect_t *req, const struct sockaddr *addr,
-                          unsigned len, async_connect_cb cb);
-
 /* ipc.c: fds passed over IPC pipes; pipe state released at close. */
 ssize_t async__ipc_read(async_stream_t *s, void *base, size_t len);
-int async__ipc_fd_copy(const async_stream_t *s, int fd);
 int async__pipe_accept_pending(async_pipe_t *p, async_stream_t *client);
 void async__pipe_close(async_pipe_t *p);
 

@@ -3,7 +3,7 @@
 #ifndef ASYNC_WIN_PIPE_H
 #define ASYNC_WIN_PIPE_H
 
-#include "win.h"
+#include "../sock/sock.h"
 
 #define BUF_SIZE 65536
 #define WAITING_INSTANCES 4
