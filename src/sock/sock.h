@@ -89,6 +89,10 @@ int async__stream_connect(async_stream_t *s, async_connect_t *req, const struct 
 void async__stream_finish(async_stream_t *s, async_req_t *req, int status);
 void async__stream_run_finished(async_stream_t *s);
 void async__stream_schedule_report(async_stream_t *s);
+/* async_shutdown's checks and request; the closing of shutdown and connect
+ * requests. Also for Windows' named pipes. */
+int async__stream_shutdown_req(async_shutdown_t *req, async_stream_t *s, async_shutdown_cb cb);
+void async__stream_cancel_requests(async_stream_t *s);
 /* A write's checks and queueing, also for Unix's async_write_fd (ipc.c). */
 int async__stream_can_write(const async_write_t *req, const async_stream_t *s,
                             const async_buf_t bufs[], unsigned nbufs);

@@ -461,7 +461,9 @@ long ASYNC__STREAM_API(try_write)(async_stream_t *s, const async_buf_t bufs[], u
   return os_write(s, bufs, nbufs, -1);
 }
 
-int ASYNC__STREAM_API(shutdown)(async_shutdown_t *req, async_stream_t *s, async_shutdown_cb cb) {
+/* The checks and bookkeeping of async_shutdown, for every kind of stream;
+ * the caller ends the writing side once its writes have drained. */
+int async__stream_shutdown_req(async_shutdown_t *req, async_stream_t *s, async_shutdown_cb cb) {
   if (req == NULL || s == NULL || async__is_closing(s))
     return ASYNC_EINVAL;
   if (s->stream_flags_ & SHUT)
@@ -477,6 +479,13 @@ int ASYNC__STREAM_API(shutdown)(async_shutdown_t *req, async_stream_t *s, async_
   s->shutdown_ = req;
   s->stream_flags_ |= SHUT;
   s->loop->active_reqs_++;
+  return 0;
+}
+
+int ASYNC__STREAM_API(shutdown)(async_shutdown_t *req, async_stream_t *s, async_shutdown_cb cb) {
+  int err = async__stream_shutdown_req(req, s, cb);
+  if (err != 0)
+    return err;
   if (async__list_empty(&s->writes_)) {
     do_shutdown(s);
     async__stream_schedule_report(s);
@@ -497,11 +506,9 @@ size_t async_stream_write_queue_size(const async_stream_t *s) {
   return s != NULL ? s->write_queue_size : 0;
 }
 
-static void cancel_requests(async_stream_t *s) {
-  while (!async__list_empty(&s->writes_))
-    async__stream_finish(
-        s, (async_req_t *)async__container_of(s->writes_.next, async_write_t, link_),
-        ASYNC_ECANCELED);
+/* A closing stream's shutdown and connect requests (its writes are the
+ * caller's: the write queues of sockets and named pipes differ). */
+void async__stream_cancel_requests(async_stream_t *s) {
   if (s->shutdown_ != NULL) {
     async__stream_finish(s, (async_req_t *)s->shutdown_, ASYNC_ECANCELED);
     s->shutdown_ = NULL;
@@ -523,7 +530,11 @@ static void close_fd(int *fd) {
 void ASYNC__STREAM_CLOSE(async_stream_t *s) {
   s->stream_flags_ &= ~(unsigned)READING;
   async_defer_cancel(&s->report_);
-  cancel_requests(s);
+  while (!async__list_empty(&s->writes_))
+    async__stream_finish(
+        s, (async_req_t *)async__container_of(s->writes_.next, async_write_t, link_),
+        ASYNC_ECANCELED);
+  async__stream_cancel_requests(s);
   s->stream_flags_ &= ~(unsigned)(LISTENING | CONNECTING);
   close_fd(&s->accepted_fd_);
   close_fd(&s->reserve_fd_);

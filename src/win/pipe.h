@@ -10,6 +10,8 @@
 #define READY_MAX 64
 #define PREFIX "\\\\.\\pipe\\"
 
+/* The first four are the stream layer's own bits (src/sock/stream.c), which
+ * async_is_readable and async__stream_shutdown_req read on pipes too. */
 enum { READABLE = 1, WRITABLE = 2, READING = 4, SHUT = 8, LISTENING = 16 };
 enum { OP_READ = 1, OP_WRITE, OP_ACCEPT };
 

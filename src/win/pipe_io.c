@@ -212,21 +212,9 @@ static void do_shutdown(async_stream_t *s) {
 }
 
 int async__pipe_shutdown(async_shutdown_t *req, async_stream_t *s, async_shutdown_cb cb) {
-  if (req == NULL || async__is_closing(s))
-    return ASYNC_EINVAL;
-  if (s->stream_flags_ & SHUT)
-    return ASYNC_EALREADY;
-  if (s->fd_ < 0 || !(s->stream_flags_ & WRITABLE))
-    return ASYNC_EINVAL;
-  req->handle = s;
-  req->cb_ = cb;
-  req->loop = s->loop;
-  req->type = ASYNC_SHUTDOWN;
-  req->state_ = 1;
-  req->status_ = 0;
-  s->stream_flags_ |= SHUT;
-  s->shutdown_ = req;
-  s->loop->active_reqs_++;
+  int err = async__stream_shutdown_req(req, s, cb);
+  if (err != 0)
+    return err;
   if (async__list_empty(&STATE(s)->writes)) {
     do_shutdown(s);
     async__stream_schedule_report(s);

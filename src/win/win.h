@@ -68,5 +68,8 @@ void async__wake_process(async_loop_t *loop);
 
 /* time.c: milliseconds for a wait of timeout_ns, rounded up (-1: INFINITE). */
 unsigned long async__wait_ms(int64_t timeout_ns);
+/* time.c: an early return of a wait is waited out again until the deadline. */
+uint64_t async__wait_deadline(int64_t timeout_ns);
+int async__wait_more(uint64_t deadline, int64_t *timeout_ns);
 
 #endif
