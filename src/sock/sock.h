@@ -89,6 +89,10 @@ int async__stream_connect(async_stream_t *s, async_connect_t *req, const struct 
 void async__stream_finish(async_stream_t *s, async_req_t *req, int status);
 void async__stream_run_finished(async_stream_t *s);
 void async__stream_schedule_report(async_stream_t *s);
+/* async_read_start's checks and callbacks (connected: the stream has its
+ * fd or handle); also for Windows' named pipes. */
+int async__stream_read_req(async_stream_t *s, async_alloc_cb alloc_cb, async_read_cb read_cb,
+                           int connected);
 /* async_shutdown's checks and request; the closing of shutdown and connect
  * requests. Also for Windows' named pipes. */
 int async__stream_shutdown_req(async_shutdown_t *req, async_stream_t *s, async_shutdown_cb cb);

@@ -375,12 +375,13 @@ static void stream_io(async_watch_t *w, int status, unsigned events) {
   }
 }
 
-int ASYNC__STREAM_API(read_start)(async_stream_t *s, async_alloc_cb alloc_cb,
-                                  async_read_cb read_cb) {
-  int err;
+/* async_read_start's checks and callbacks, for every kind of stream
+ * (connected: it has its fd or handle); the caller then starts reading. */
+int async__stream_read_req(async_stream_t *s, async_alloc_cb alloc_cb, async_read_cb read_cb,
+                           int connected) {
   if (s == NULL || alloc_cb == NULL || read_cb == NULL || async__is_closing(s))
     return ASYNC_EINVAL;
-  if (s->fd_ < 0)
+  if (!connected)
     return ASYNC_ENOTCONN;
   if (!(s->stream_flags_ & READABLE))
     return ASYNC_EINVAL;
@@ -389,6 +390,14 @@ int ASYNC__STREAM_API(read_start)(async_stream_t *s, async_alloc_cb alloc_cb,
   s->alloc_cb_ = alloc_cb;
   s->cb_.read = read_cb;
   s->stream_flags_ |= READING;
+  return 0;
+}
+
+int ASYNC__STREAM_API(read_start)(async_stream_t *s, async_alloc_cb alloc_cb,
+                                  async_read_cb read_cb) {
+  int err = async__stream_read_req(s, alloc_cb, read_cb, s != NULL && s->fd_ >= 0);
+  if (err != 0)
+    return err;
   if ((err = update_interest(s)) != 0) {
     s->stream_flags_ &= ~(unsigned)READING;
     return err;

@@ -72,17 +72,10 @@ void async__pipe_read_done(struct pipe_state *st, DWORD err, DWORD n) {
 
 int async__pipe_read_start(async_stream_t *s, async_alloc_cb alloc_cb, async_read_cb read_cb) {
   struct pipe_state *st = STATE(s);
-  if (alloc_cb == NULL || read_cb == NULL || async__is_closing(s))
-    return ASYNC_EINVAL;
-  if (st == NULL || st->h == INVALID_HANDLE_VALUE)
-    return ASYNC_ENOTCONN;
-  if (!(s->stream_flags_ & READABLE))
-    return ASYNC_EINVAL;
-  if (s->stream_flags_ & READING)
-    return ASYNC_EALREADY;
-  s->alloc_cb_ = alloc_cb;
-  s->cb_.read = read_cb;
-  s->stream_flags_ |= READING;
+  int err = async__stream_read_req(s, alloc_cb, read_cb,
+                                   st != NULL && st->h != INVALID_HANDLE_VALUE);
+  if (err != 0)
+    return err;
   async__handle_start((async_handle_t *)s);
   /* Bytes kept from before, or an end, go out from the loop; otherwise read. */
   if (st->roff < st->rlen || st->read_end != 0) {
