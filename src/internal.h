@@ -109,7 +109,7 @@ void async__closing_run(async_loop_t *loop);
 #define async__is_closing(h) (((h)->flags_ & (ASYNC__CLOSING | ASYNC__CLOSED)) != 0)
 
 /* Events a backend reports besides ASYNC_READABLE/WRITABLE/HANGUP/ERROR. */
-#define ASYNC__INVALID 0x100u /* the fd or socket is not open (POLLNVAL, EBADF, a failed AFD poll) */
+#define ASYNC__INVALID 0x100u /* fd or socket not open (POLLNVAL, EBADF, a failed AFD poll) */
 
 /* Hands a backend's report to a watcher: only the events it asked for, a
  * hang-up with readability to readers, an error to every interest; a

@@ -20,7 +20,6 @@ typedef int async__socklen_t;
 # define ASYNC__TCP_REUSEADDR 0
 # define ASYNC__HAVE_RECVMMSG 0
 
-
 /* The error of the last failed socket call, as Winsock keeps it. */
 static inline int async__sock_error(void) { return WSAGetLastError(); }
 #else
@@ -47,7 +46,6 @@ typedef socklen_t async__socklen_t;
 # else
 #  define ASYNC__HAVE_RECVMMSG 0
 # endif
-
 
 static inline int async__sock_error(void) { return errno; }
 #endif
@@ -126,8 +124,9 @@ long async__udp_send_bufs(async__sock_t s, const async_buf_t *bufs, unsigned nbu
  * short (the wakeup ends, its budget unchanged). */
 int async__udp_recv(async_udp_t *udp, async_buf_t *buf);
 
-/* dns.c (per world): a getaddrinfo/getnameinfo result code onto ASYNC_EAI_* (or a system
- * error); called right after the failed call, on the same thread. */
+/* dns.c of each world: a getaddrinfo/getnameinfo result code onto
+ * ASYNC_EAI_* (or a system error); called right after the failed call, on
+ * the same thread. */
 int async__eai_error(int rc);
 
 #endif /* ASYNC_SOCK_H */

@@ -367,7 +367,7 @@ int async_udp_recv_start(async_udp_t *udp, async_alloc_cb alloc_cb, async_udp_re
     return ASYNC_EINVAL;
   if (udp->udp_flags_ & ASYNC__UDP_RECEIVING)
     return ASYNC_EALREADY;
-  if (!(udp->udp_flags_ & ASYNC__UDP_BOUND)) { /* like sending: an ephemeral port on every address */
+  if (!(udp->udp_flags_ & ASYNC__UDP_BOUND)) { /* as sending does: an ephemeral port, any address */
     struct sockaddr_in any;
     memset(&any, 0, sizeof(any));
     any.sin_family = AF_INET;

@@ -151,7 +151,8 @@ int async_udp_set_multicast_interface(async_udp_t *udp, const char *interface_ad
   a.s_addr = htonl(INADDR_ANY);
   if (interface_addr != NULL && inet_pton(AF_INET, interface_addr, &a) != 1)
     return ASYNC_EINVAL;
-  if (setsockopt(async__sock(udp->fd_), IPPROTO_IP, IP_MULTICAST_IF, (char *)&a, (int)sizeof(a)) != 0)
+  if (setsockopt(async__sock(udp->fd_), IPPROTO_IP, IP_MULTICAST_IF, (char *)&a,
+                 (int)sizeof(a)) != 0)
     return async_translate_sys_error(WSAGetLastError());
   return 0;
 }
