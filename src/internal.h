@@ -108,6 +108,29 @@ void async__closing_run(async_loop_t *loop);
 #define async__is_active(h) (((h)->flags_ & ASYNC__ACTIVE) != 0)
 #define async__is_closing(h) (((h)->flags_ & (ASYNC__CLOSING | ASYNC__CLOSED)) != 0)
 
+/* Events a backend reports besides ASYNC_READABLE/WRITABLE/HANGUP/ERROR. */
+#define ASYNC__INVALID 0x100u /* fd or socket not open (POLLNVAL, EBADF, a failed AFD poll) */
+
+/* Hands a backend's report to a watcher: only the events it asked for, a
+ * hang-up with readability to readers, an error to every interest; a
+ * closed fd stops it with ASYNC_EBADF. Inline: every I/O event passes here. */
+static inline void async__watch_report(async_watch_t *w, unsigned events) {
+  unsigned want, ev;
+  if (events & ASYNC__INVALID) {
+    async_watch_stop(w);
+    w->cb_.watch(w, ASYNC_EBADF, 0);
+    return;
+  }
+  want = w->events_;
+  ev = events & want;
+  if (events & ASYNC_HANGUP)
+    ev |= ASYNC_HANGUP | (want & ASYNC_READABLE);
+  if (events & ASYNC_ERROR)
+    ev |= ASYNC_ERROR | want;
+  if (ev != 0)
+    w->cb_.watch(w, 0, ev);
+}
+
 /* timer.c and heap.c */
 void async__timers_run(async_loop_t *loop);
 int64_t async__timer_next_ns(const async_loop_t *loop); /* -1 if none */
@@ -150,6 +173,7 @@ void async__platform_close(async_loop_t *loop);
 int async__platform_fork(async_loop_t *loop);
 int async__io_poll(async_loop_t *loop, int64_t timeout_ns);
 long async__process_fd_limit(void);
+int async__fd_check(int fd); /* 0 if fd may be watched, else why not */
 void async__watch_close(async_watch_t *w);
 void async__wakeup_close(async_wakeup_t *w);
 void async__signal_close(async_signal_t *h);
@@ -159,5 +183,7 @@ void async__udp_finish_close(async_udp_t *udp);
 void async__stream_close(async_stream_t *s);
 void async__stream_finish_close(async_stream_t *s);
 int async__wakeup_close_ready(const async_wakeup_t *w);
+/* wakeup.c: runs the callbacks of the pending wakeup handles. */
+void async__wakeups_run(async_loop_t *loop);
 
 #endif /* ASYNC_INTERNAL_H */

@@ -90,7 +90,6 @@ void async__io_detach(async_loop_t *loop, int fd) {
 void async__io_event(async_loop_t *loop, int fd, uint32_t tag, unsigned events) {
   struct async__fd_entry *e;
   async_watch_t *w;
-  unsigned want, ev;
   /* Callbacks run from here on: wakes they cause need no byte. */
   __atomic_store_n(&loop->awake_, 1, __ATOMIC_RELAXED);
   if (fd < 0 || fd >= loop->nfds_)
@@ -100,19 +99,7 @@ void async__io_event(async_loop_t *loop, int fd, uint32_t tag, unsigned events) 
   if (w == NULL || e->gen > loop->io_gen_poll_ || (tag != ASYNC__TAG_ANY && tag != e->gen) ||
       !async__is_active(w))
     return;
-  if (events & ASYNC__INVALID) {
-    async_watch_stop(w);
-    w->cb_.watch(w, ASYNC_EBADF, 0);
-    return;
-  }
-  want = w->events_;
-  ev = events & want;
-  if (events & ASYNC_HANGUP)
-    ev |= ASYNC_HANGUP | (want & ASYNC_READABLE);
-  if (events & ASYNC_ERROR)
-    ev |= ASYNC_ERROR | want;
-  if (ev != 0)
-    w->cb_.watch(w, 0, ev);
+  async__watch_report(w, events);
 }
 
 /* After close and init of the backend in a forked child. */
@@ -156,21 +143,4 @@ int async__io_poll(async_loop_t *loop, int64_t timeout_ns) {
     n++;
   }
   return n;
-}
-
-int async_fileno(const async_handle_t *h, int *fd) {
-  int f;
-  if (h == NULL || fd == NULL || async__is_closing(h))
-    return ASYNC_EINVAL;
-  switch (h->type) {
-  case ASYNC_TCP:
-  case ASYNC_PIPE: f = ((const async_stream_t *)h)->fd_; break;
-  case ASYNC_UDP: f = ((const async_udp_t *)h)->fd_; break;
-  case ASYNC_WATCH: f = ((const async_watch_t *)h)->fd; break;
-  default: return ASYNC_EINVAL;
-  }
-  if (f < 0)
-    return ASYNC_EBADF;
-  *fd = f;
-  return 0;
 }

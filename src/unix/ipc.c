@@ -1,6 +1,6 @@
 /* Passing fds over IPC pipes: what arrives waits in the pipe's pending list
  * until async_accept (or async_pipe_take_fd) takes it. */
-#include "unix.h"
+#include "../sock/sock.h"
 
 #include <fcntl.h>
 #include <string.h>
@@ -137,7 +137,7 @@ int async__pipe_accept_pending(async_pipe_t *p, async_stream_t *client) {
 }
 
 /* A private copy of the fd to pass, so the sender may close its handle. */
-int async__ipc_fd_copy(const async_stream_t *s, int fd) {
+static int fd_copy(const async_stream_t *s, int fd) {
   int copy;
   if (s->type != ASYNC_PIPE || !(s->stream_flags_ & ASYNC__STREAM_IPC))
     return ASYNC_EINVAL;
@@ -158,4 +158,31 @@ void async__pipe_close(async_pipe_t *p) {
     async__free(p->bound_path_);
     p->bound_path_ = NULL;
   }
+}
+
+/* The fd goes with the first byte (SCM_RIGHTS); the stream layer closes the
+ * copy once it is sent, or when the write fails or is cancelled. */
+int async_write_fd(async_write_t *req, async_stream_t *s, const async_buf_t bufs[], unsigned nbufs,
+                   int fd, async_write_cb cb) {
+  int copy;
+  size_t total = 0;
+  if (!async__stream_can_write(req, s, bufs, nbufs))
+    return ASYNC_EINVAL;
+  for (unsigned i = 0; i < nbufs; i++)
+    total += bufs[i].len;
+  if (total == 0)
+    return ASYNC_EINVAL;
+  if ((copy = fd_copy(s, fd)) < 0)
+    return copy;
+  return async__stream_queue_write(req, s, bufs, nbufs, copy, cb);
+}
+
+int async_write2(async_write_t *req, async_stream_t *s, const async_buf_t bufs[], unsigned nbufs,
+                 async_handle_t *send_handle, async_write_cb cb) {
+  int fd, err;
+  if (send_handle == NULL || send_handle->type == ASYNC_WATCH)
+    return ASYNC_EINVAL;
+  if ((err = async_fileno(send_handle, &fd)) != 0)
+    return err == ASYNC_EBADF ? ASYNC_EINVAL : err;
+  return async_write_fd(req, s, bufs, nbufs, fd, cb);
 }

@@ -1,5 +1,5 @@
 /* Pipe handles: streams over pipes, FIFOs, sockets and ttys handed in. */
-#include "unix.h"
+#include "../sock/sock.h"
 
 #include <fcntl.h>
 #include <sys/socket.h>

@@ -1,26 +1,50 @@
-/* What TCP and UDP share: address sizes and socket names. */
-#include "unix.h"
+/* The Unix side of the shared socket code (src/sock/sock.h). */
+#include "../sock/sock.h"
 
-#include <netinet/in.h>
-#include <sys/socket.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
 
-unsigned async__addr_len(const struct sockaddr *addr) {
-  switch (addr->sa_family) {
-  case AF_INET: return sizeof(struct sockaddr_in);
-  case AF_INET6: return sizeof(struct sockaddr_in6);
-  default: return 0;
-  }
+/* Non-blocking and close-on-exec from the start: no window for a fork. */
+int async__sock_open(int family, int type, int protocol) {
+  return socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
 }
 
-int async__sock_name(int fd, struct sockaddr *name, int *namelen, int peer) {
-  socklen_t len;
-  if (name == NULL || namelen == NULL || *namelen < 0)
-    return ASYNC_EINVAL;
-  if (fd < 0)
+void async__sock_close(int fd) { close(fd); }
+
+/* An adopted socket may be blocking; the stream layer never blocks. */
+int async__sock_nonblock(int fd) {
+  int flags = fcntl(fd, F_GETFL);
+  if (flags == -1)
     return ASYNC_EBADF;
-  len = (socklen_t)*namelen;
-  if ((peer ? getpeername(fd, name, &len) : getsockname(fd, name, &len)) != 0)
+  if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0)
     return async_translate_sys_error(errno);
-  *namelen = (int)len;
+  return 0;
+}
+
+/* A connect to AF_UNSPEC dissolves a datagram socket's peer; some systems
+ * answer EAFNOSUPPORT after doing so. */
+int async__sock_disconnect(int fd) {
+  struct sockaddr unspec;
+  memset(&unspec, 0, sizeof(unspec));
+  unspec.sa_family = AF_UNSPEC;
+  if (connect(fd, &unspec, sizeof(unspec)) != 0 && errno != EAFNOSUPPORT)
+    return async_translate_sys_error(errno);
+  return 0;
+}
+
+/* The idle time in seconds, under whichever name the system gives it. */
+int async__tcp_keepidle(int fd, unsigned delay) {
+  int v = (int)delay;
+#if defined(TCP_KEEPIDLE)
+  if (setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &v, sizeof(v)) != 0)
+    return async_translate_sys_error(errno);
+#elif defined(TCP_KEEPALIVE)
+  if (setsockopt(fd, IPPROTO_TCP, TCP_KEEPALIVE, &v, sizeof(v)) != 0)
+    return async_translate_sys_error(errno);
+#else
+  (void)fd;
+  (void)v;
+#endif
   return 0;
 }

@@ -6,8 +6,6 @@
 
 #include <sys/types.h>
 
-/* Events a backend reports besides ASYNC_READABLE/WRITABLE/HANGUP/ERROR. */
-#define ASYNC__INVALID 0x100u /* the fd is not open (POLLNVAL, select's EBADF) */
 /* Tag for backends whose reports can never be stale across polls. */
 #define ASYNC__TAG_ANY UINT32_MAX
 
@@ -19,19 +17,9 @@ int async__io_set(async_loop_t *loop, int fd, unsigned events);
 void async__io_event(async_loop_t *loop, int fd, uint32_t tag, unsigned events);
 int async__io_reregister(async_loop_t *loop);
 void async__io_free(async_loop_t *loop);
-int async__fd_check(int fd);
-
-/* stream.c: the stream part of pipe and TCP handles. */
-#define ASYNC__STREAM_IPC 512u /* stream flag: an IPC pipe */
-int async__stream_init(async_loop_t *loop, async_stream_t *s, async_handle_type type);
-int async__stream_open(async_stream_t *s, int fd, unsigned readable, unsigned writable,
-                       int is_socket);
-int async__stream_connect(async_stream_t *s, async_connect_t *req, const struct sockaddr *addr,
-                          unsigned len, async_connect_cb cb);
 
 /* ipc.c: fds passed over IPC pipes; pipe state released at close. */
 ssize_t async__ipc_read(async_stream_t *s, void *base, size_t len);
-int async__ipc_fd_copy(const async_stream_t *s, int fd);
 int async__pipe_accept_pending(async_pipe_t *p, async_stream_t *client);
 void async__pipe_close(async_pipe_t *p);
 
@@ -44,9 +32,6 @@ void async__signal_dispatch(async_loop_t *loop);
 void async__process_loop_init(async_loop_t *loop);
 void async__process_loop_close(async_loop_t *loop);
 
-/* socket.c: what TCP and UDP share. */
-unsigned async__addr_len(const struct sockaddr *addr); /* 0: not AF_INET/AF_INET6 */
-int async__sock_name(int fd, struct sockaddr *name, int *namelen, int peer);
 
 /* wakeup.c */
 int async__wake_init(async_loop_t *loop);

@@ -1,6 +1,6 @@
 /* Unix domain sockets under pipe handles: names, bind, connect, chmod and
  * peer credentials. */
-#include "unix.h"
+#include "../sock/sock.h"
 
 #include <string.h>
 #include <sys/socket.h>

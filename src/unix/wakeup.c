@@ -1,7 +1,6 @@
-/* The loop's wake channel (an eventfd, or a pipe where there is none) and
- * the cross-thread wakeup handles built on it. */
+/* The loop's wake channel (an eventfd, or a pipe where there is none); the
+ * wakeup handles built on it are src/wakeup.c. */
 #include "unix.h"
-#include "../atomic.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -128,76 +127,9 @@ void async__wake_run_end(async_loop_t *loop) {
 /* The flag is cleared before the handles are looked at: a send that lands
  * after a handle was looked at sets it again and is seen next turn. */
 void async__wake_process(async_loop_t *loop) {
-  struct async__link batch;
   if (__atomic_exchange_n(&loop->wake_pending_, NONE, __ATOMIC_SEQ_CST) == BYTE)
     drain(loop); /* without it the backend fd would stay ready for an embedder */
   async__work_done_run(loop);
   async__signal_dispatch(loop);
-  async__list_move(&loop->wakeups_, &batch);
-  while (!async__list_empty(&batch)) {
-    struct async__link *n = batch.next;
-    async_wakeup_t *w = async__container_of(n, async_wakeup_t, link_);
-    async__list_remove(n);
-    async__list_insert_tail(&loop->wakeups_, n);
-    if (__atomic_compare_exchange_n(&w->pending_, &(int){PENDING}, IDLE, 0, __ATOMIC_SEQ_CST,
-                                    __ATOMIC_SEQ_CST))
-      w->cb_.wakeup(w);
-  }
-}
-
-int async_wakeup_init(async_loop_t *loop, async_wakeup_t *w, async_wakeup_cb cb) {
-  int err;
-  if (loop == NULL || w == NULL || cb == NULL)
-    return ASYNC_EINVAL;
-  err = async__handle_init(loop, (async_handle_t *)w, ASYNC_WAKEUP);
-  if (err != 0)
-    return err;
-  w->cb_.wakeup = cb;
-  w->pending_ = IDLE;
-  w->senders_ = 0;
-  async__list_insert_tail(&loop->wakeups_, &w->link_);
-  async__handle_start((async_handle_t *)w);
-  return 0;
-}
-
-/* The sender counts itself on the handle while it uses the loop: the loop
- * runs a wakeup's close callback (after which its memory may be freed) only
- * when no sender is inside. Nothing spins: the loop re-checks on a later
- * turn. A send that starts after the close callback could have run is the
- * caller's use after free, as with any handle. */
-int async_wakeup_send(async_wakeup_t *w) {
-  async_loop_t *loop;
-  int expected, rc = 0;
-  if (w == NULL)
-    return ASYNC_EINVAL;
-  /* Already pending: nothing to write. The fence pairs with the loop's
-   * sequentially consistent exchange: either this load sees the handle
-   * idle again, or the callback about to run sees what the caller wrote. */
-  __atomic_thread_fence(__ATOMIC_SEQ_CST);
-  expected = __atomic_load_n(&w->pending_, __ATOMIC_RELAXED);
-  if (expected == PENDING)
-    return 0;
-  if (expected == CLOSED)
-    return ASYNC_EINVAL;
-  expected = IDLE;
-  loop = w->loop;
-  /* Sequentially consistent, paired with the close: either the exchange
-   * below sees CLOSED or the loop's close phase sees this sender inside. */
-  __atomic_add_fetch(&w->senders_, 1, __ATOMIC_SEQ_CST);
-  if (__atomic_compare_exchange_n(&w->pending_, &expected, PENDING, 0, __ATOMIC_SEQ_CST,
-                                  __ATOMIC_SEQ_CST))
-    async__wake(loop);
-  else if (expected == CLOSED)
-    rc = ASYNC_EINVAL;
-  async__atomic_sub(&w->senders_, 1);
-  return rc;
-}
-
-void async__wakeup_close(async_wakeup_t *w) {
-  __atomic_store_n(&w->pending_, CLOSED, __ATOMIC_SEQ_CST);
-  async__list_remove(&w->link_);
-}
-
-int async__wakeup_close_ready(const async_wakeup_t *w) {
-  return __atomic_load_n(&w->senders_, __ATOMIC_SEQ_CST) == 0;
+  async__wakeups_run(loop);
 }

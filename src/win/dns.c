@@ -1,13 +1,10 @@
-/* getaddrinfo and getnameinfo (Winsock's, ANSI names) on the thread pool. */
-#include "win.h"
-
-#include <string.h>
+/* The resolver's error codes in Winsock (src/sock/dns.c does the lookups). */
+#include "../sock/sock.h"
 
 /* Winsock's resolver errors are WSA codes (the EAI_ names are aliases for
  * them); anything else is a plain system error. */
-static int eai_error(int rc) {
+int async__eai_error(int rc) {
   switch (rc) {
-  case 0: return 0;
   case EAI_AGAIN: return ASYNC_EAI_AGAIN;
   case EAI_BADFLAGS: return ASYNC_EAI_BADFLAGS;
   case EAI_FAIL: return ASYNC_EAI_FAIL;
@@ -18,128 +15,5 @@ static int eai_error(int rc) {
   case EAI_SERVICE: return ASYNC_EAI_SERVICE;
   case EAI_SOCKTYPE: return ASYNC_EAI_SOCKTYPE;
   default: return async_translate_sys_error(rc);
-  }
-}
-
-static void gai_work(async_work_t *w) {
-  async_getaddrinfo_t *req = (async_getaddrinfo_t *)w;
-  req->addrinfo = NULL;
-  struct addrinfo hints;
-  memset(&hints, 0, sizeof(hints));
-  hints.ai_flags = req->hints_[0];
-  hints.ai_family = req->hints_[1];
-  hints.ai_socktype = req->hints_[2];
-  hints.ai_protocol = req->hints_[3];
-  req->status_ = eai_error(getaddrinfo(req->node_, req->service_,
-                                       req->has_hints_ ? &hints : NULL, &req->addrinfo));
-}
-
-static void gni_work(async_work_t *w) {
-  async_getnameinfo_t *req = (async_getnameinfo_t *)w;
-  int len = req->addr_.ss_family == AF_INET6 ? (int)sizeof(struct sockaddr_in6)
-                                              : (int)sizeof(struct sockaddr_in);
-  req->status_ = eai_error(getnameinfo((struct sockaddr *)&req->addr_, len, req->host,
-                                       (DWORD)sizeof(req->host), req->service,
-                                       (DWORD)sizeof(req->service),
-                                       req->flags_));
-}
-
-static void gai_release(async_getaddrinfo_t *req) {
-  async__free(req->node_);
-  async__free(req->service_);
-  req->node_ = req->service_ = NULL;
-}
-
-static char *copy(const char *s, int *err) {
-  char *c;
-  size_t n;
-  if (s == NULL)
-    return NULL;
-  n = strlen(s) + 1;
-  c = async__malloc(n);
-  if (c == NULL)
-    *err = ASYNC_ENOMEM;
-  else
-    memcpy(c, s, n);
-  return c;
-}
-
-int async_getaddrinfo(async_loop_t *loop, async_getaddrinfo_t *req, async_getaddrinfo_cb cb,
-                      const char *node, const char *service, const struct addrinfo *hints) {
-  int err = 0;
-  if (loop == NULL || req == NULL || (node == NULL && service == NULL))
-    return ASYNC_EINVAL;
-  if (cb != NULL && (req->state_ == 1 || req->state_ == 2)) /* queued or running */
-    return ASYNC_EBUSY;
-  req->loop = loop;
-  req->type = ASYNC_GETADDRINFO;
-  req->cb_ = cb;
-  req->addrinfo = NULL;
-  req->has_hints_ = hints != NULL;
-  if (hints != NULL) {
-    req->hints_[0] = hints->ai_flags;
-    req->hints_[1] = hints->ai_family;
-    req->hints_[2] = hints->ai_socktype;
-    req->hints_[3] = hints->ai_protocol;
-  }
-  if (cb == NULL) { /* synchronous: no copies needed */
-    req->node_ = (char *)node;
-    req->service_ = (char *)service;
-    gai_work((async_work_t *)req);
-    req->node_ = req->service_ = NULL;
-    return req->status_;
-  }
-  req->node_ = copy(node, &err);
-  req->service_ = copy(service, &err);
-  if (err == 0)
-    err = async__work_submit(loop, (async_req_t *)req, ASYNC_GETADDRINFO, gai_work);
-  if (err != 0)
-    gai_release(req);
-  return err;
-}
-
-void async_freeaddrinfo(struct addrinfo *ai) {
-  if (ai != NULL)
-    freeaddrinfo(ai);
-}
-
-int async_getnameinfo(async_loop_t *loop, async_getnameinfo_t *req, async_getnameinfo_cb cb,
-                      const struct sockaddr *addr, int flags) {
-  if (loop == NULL || req == NULL || addr == NULL)
-    return ASYNC_EINVAL;
-  if (addr->sa_family == AF_INET)
-    memcpy(&req->addr_, addr, sizeof(struct sockaddr_in));
-  else if (addr->sa_family == AF_INET6)
-    memcpy(&req->addr_, addr, sizeof(struct sockaddr_in6));
-  else
-    return ASYNC_EINVAL;
-  if (cb != NULL && (req->state_ == 1 || req->state_ == 2))
-    return ASYNC_EBUSY;
-  req->loop = loop;
-  req->type = ASYNC_GETNAMEINFO;
-  req->cb_ = cb;
-  req->flags_ = flags;
-  req->host[0] = req->service[0] = '\0';
-  if (cb == NULL) {
-    gni_work((async_work_t *)req);
-    return req->status_;
-  }
-  return async__work_submit(loop, (async_req_t *)req, ASYNC_GETNAMEINFO, gni_work);
-}
-
-/* On the loop thread: hand the result over (a cancelled lookup has none). */
-void async__dns_done(async_req_t *r) {
-  if (r->type == ASYNC_GETADDRINFO) {
-    async_getaddrinfo_t *req = (async_getaddrinfo_t *)r;
-    struct addrinfo *res = req->status_ == 0 ? req->addrinfo : NULL;
-    gai_release(req);
-    req->addrinfo = NULL;
-    req->cb_(req, req->status_, res);
-  } else {
-    async_getnameinfo_t *req = (async_getnameinfo_t *)r;
-    if (req->status_ == 0)
-      req->cb_(req, 0, req->host, req->service);
-    else
-      req->cb_(req, req->status_, NULL, NULL);
   }
 }

@@ -3,6 +3,17 @@
  * the hole), since Windows socket values are sparse handle numbers. */
 #include "win.h"
 
+/* Watchers take sockets only. A closed socket and a non-socket handle look
+ * alike to Winsock (WSAENOTSOCK): both are refused as not watchable. */
+int async__fd_check(int fd) {
+  int type, len = (int)sizeof(type);
+  if (getsockopt((SOCKET)(uintptr_t)fd, SOL_SOCKET, SO_TYPE, (char *)&type, &len) != 0) {
+    int err = WSAGetLastError();
+    return err == WSAENOTSOCK ? ASYNC_ENOTSUP : async_translate_sys_error(err);
+  }
+  return 0;
+}
+
 static int find(const async_loop_t *loop, SOCKET sock) {
   for (uint32_t i = 0; i < loop->nsocks_; i++)
     if (loop->socks_[i].sock == sock)
@@ -90,25 +101,12 @@ void async__io_detach(async_loop_t *loop, SOCKET sock) {
 void async__io_event(async_loop_t *loop, SOCKET sock, uint32_t gen, unsigned events) {
   int i = find(loop, sock);
   async_watch_t *w;
-  unsigned want, ev;
   if (i < 0 || loop->socks_[i].gen != gen || gen > loop->io_gen_poll_)
     return;
   w = loop->socks_[i].watcher;
   if (!async__is_active(w))
     return;
-  if (events & ASYNC__INVALID) {
-    async_watch_stop(w);
-    w->cb_.watch(w, ASYNC_EBADF, 0);
-    return;
-  }
-  want = w->events_;
-  ev = events & want;
-  if (events & ASYNC_HANGUP)
-    ev |= ASYNC_HANGUP | (want & ASYNC_READABLE);
-  if (events & ASYNC_ERROR)
-    ev |= ASYNC_ERROR | want;
-  if (ev != 0)
-    w->cb_.watch(w, 0, ev);
+  async__watch_report(w, events);
 }
 
 void async__io_free(async_loop_t *loop) {

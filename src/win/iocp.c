@@ -110,16 +110,11 @@ static int wait_once(async_loop_t *loop, int64_t timeout_ns) {
 }
 
 static int iocp_poll(async_loop_t *loop, int64_t timeout_ns) {
-  uint64_t deadline = timeout_ns > 0 ? async__hrtime() + (uint64_t)timeout_ns : 0;
+  uint64_t deadline = async__wait_deadline(timeout_ns);
   for (;;) {
     int n = wait_once(loop, timeout_ns);
-    uint64_t now;
-    if (n != 0 || timeout_ns <= 0)
+    if (n != 0 || !async__wait_more(deadline, &timeout_ns))
       return n;
-    now = async__hrtime();
-    if (now >= deadline)
-      return 0;
-    timeout_ns = (int64_t)(deadline - now);
   }
 }
 

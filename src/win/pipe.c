@@ -440,14 +440,7 @@ void async__pipe_close(async_stream_t *s) {
       op->req = NULL; /* its packet only frees it now */
     }
   }
-  if (s->shutdown_ != NULL) {
-    async__stream_finish(s, (async_req_t *)s->shutdown_, ASYNC_ECANCELED);
-    s->shutdown_ = NULL;
-  }
-  if (s->connect_ != NULL) {
-    async__stream_finish(s, (async_req_t *)s->connect_, ASYNC_ECANCELED);
-    s->connect_ = NULL;
-  }
+  async__stream_cancel_requests(s);
   s->fd_ = -1;
   if (st == NULL)
     return;

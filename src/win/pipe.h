@@ -3,13 +3,15 @@
 #ifndef ASYNC_WIN_PIPE_H
 #define ASYNC_WIN_PIPE_H
 
-#include "win.h"
+#include "../sock/sock.h"
 
 #define BUF_SIZE 65536
 #define WAITING_INSTANCES 4
 #define READY_MAX 64
 #define PREFIX "\\\\.\\pipe\\"
 
+/* The first four are the stream layer's own bits (src/sock/stream.c), which
+ * async_is_readable and async__stream_shutdown_req read on pipes too. */
 enum { READABLE = 1, WRITABLE = 2, READING = 4, SHUT = 8, LISTENING = 16 };
 enum { OP_READ = 1, OP_WRITE, OP_ACCEPT };
 

@@ -72,17 +72,10 @@ void async__pipe_read_done(struct pipe_state *st, DWORD err, DWORD n) {
 
 int async__pipe_read_start(async_stream_t *s, async_alloc_cb alloc_cb, async_read_cb read_cb) {
   struct pipe_state *st = STATE(s);
-  if (alloc_cb == NULL || read_cb == NULL || async__is_closing(s))
-    return ASYNC_EINVAL;
-  if (st == NULL || st->h == INVALID_HANDLE_VALUE)
-    return ASYNC_ENOTCONN;
-  if (!(s->stream_flags_ & READABLE))
-    return ASYNC_EINVAL;
-  if (s->stream_flags_ & READING)
-    return ASYNC_EALREADY;
-  s->alloc_cb_ = alloc_cb;
-  s->cb_.read = read_cb;
-  s->stream_flags_ |= READING;
+  int err = async__stream_read_req(s, alloc_cb, read_cb,
+                                   st != NULL && st->h != INVALID_HANDLE_VALUE);
+  if (err != 0)
+    return err;
   async__handle_start((async_handle_t *)s);
   /* Bytes kept from before, or an end, go out from the loop; otherwise read. */
   if (st->roff < st->rlen || st->read_end != 0) {
@@ -212,21 +205,9 @@ static void do_shutdown(async_stream_t *s) {
 }
 
 int async__pipe_shutdown(async_shutdown_t *req, async_stream_t *s, async_shutdown_cb cb) {
-  if (req == NULL || async__is_closing(s))
-    return ASYNC_EINVAL;
-  if (s->stream_flags_ & SHUT)
-    return ASYNC_EALREADY;
-  if (s->fd_ < 0 || !(s->stream_flags_ & WRITABLE))
-    return ASYNC_EINVAL;
-  req->handle = s;
-  req->cb_ = cb;
-  req->loop = s->loop;
-  req->type = ASYNC_SHUTDOWN;
-  req->state_ = 1;
-  req->status_ = 0;
-  s->stream_flags_ |= SHUT;
-  s->shutdown_ = req;
-  s->loop->active_reqs_++;
+  int err = async__stream_shutdown_req(req, s, cb);
+  if (err != 0)
+    return err;
   if (async__list_empty(&STATE(s)->writes)) {
     do_shutdown(s);
     async__stream_schedule_report(s);

@@ -193,18 +193,13 @@ static int select_once(async_loop_t *loop, int64_t timeout_ns, int *woken) {
 /* select's own clock is coarse: a wait that ends before the deadline with
  * nothing to report is resumed for the rest, so a timer never fires early. */
 static int select_poll(async_loop_t *loop, int64_t timeout_ns) {
-  uint64_t deadline = timeout_ns > 0 ? async__hrtime() + (uint64_t)timeout_ns : 0;
+  uint64_t deadline = async__wait_deadline(timeout_ns);
   for (;;) {
     int woken = 0, n = select_once(loop, timeout_ns, &woken);
-    uint64_t now;
     if (woken)
       async__wake_process(loop);
-    if (n != 0 || timeout_ns <= 0)
+    if (n != 0 || !async__wait_more(deadline, &timeout_ns))
       return n;
-    now = async__hrtime();
-    if (now >= deadline)
-      return 0;
-    timeout_ns = (int64_t)(deadline - now);
   }
 }
 

@@ -4,8 +4,6 @@
 
 #include "../internal.h"
 
-/* Events a backend reports besides ASYNC_READABLE/WRITABLE/HANGUP/ERROR. */
-#define ASYNC__INVALID 0x100u /* the socket is no longer open */
 
 /* winsock.c: WSAStartup once per process (never undone: sockets made by the
  * application may outlive every loop). 0 or an error. */
@@ -33,20 +31,18 @@ int async__afd_modify(async_loop_t *loop, struct async__afd *afd, SOCKET sock, u
 /* A completion of the AFD handle (lpOverlapped of the packet). */
 void async__afd_done(async_loop_t *loop, struct async__afd *afd, OVERLAPPED *ov);
 
-/* stream.c: the stream part of TCP handles (sockets only on Windows). */
-int async__stream_init(async_loop_t *loop, async_stream_t *s, async_handle_type type);
-int async__stream_open(async_stream_t *s, SOCKET sock, unsigned readable, unsigned writable);
-int async__stream_connect(async_stream_t *s, async_connect_t *req, const struct sockaddr *addr,
-                          int len, async_connect_cb cb);
-
-/* tcp.c: what TCP and UDP share. */
-int async__addr_len(const struct sockaddr *addr); /* 0: not AF_INET/AF_INET6 */
-SOCKET async__socket(int family, int type, int protocol); /* not inherited */
-
-/* stream.c: request bookkeeping shared with pipe.c. */
-void async__stream_finish(async_stream_t *s, async_req_t *req, int status);
-void async__stream_run_finished(async_stream_t *s);
-void async__stream_schedule_report(async_stream_t *s);
+/* src/sock/stream.c: the socket streams, under these names on Windows;
+ * stream.c hands pipes to pipe.c and sockets to these. The internal stream
+ * functions both use are declared in src/sock/sock.h. */
+int async__sock_listen(async_stream_t *s, int backlog, async_connection_cb cb);
+int async__sock_accept(async_stream_t *server, async_stream_t *client);
+int async__sock_read_start(async_stream_t *s, async_alloc_cb alloc_cb, async_read_cb read_cb);
+int async__sock_read_stop(async_stream_t *s);
+int async__sock_write(async_write_t *req, async_stream_t *s, const async_buf_t bufs[],
+                      unsigned nbufs, async_write_cb cb);
+long async__sock_try_write(async_stream_t *s, const async_buf_t bufs[], unsigned nbufs);
+int async__sock_shutdown(async_shutdown_t *req, async_stream_t *s, async_shutdown_cb cb);
+void async__sock_stream_close(async_stream_t *s);
 
 /* pipe.c: named pipes, completion-based (IOCP only). */
 int async__pipe_listen(async_stream_t *s, int backlog, async_connection_cb cb);
@@ -72,5 +68,8 @@ void async__wake_process(async_loop_t *loop);
 
 /* time.c: milliseconds for a wait of timeout_ns, rounded up (-1: INFINITE). */
 unsigned long async__wait_ms(int64_t timeout_ns);
+/* time.c: an early return of a wait is waited out again until the deadline. */
+uint64_t async__wait_deadline(int64_t timeout_ns);
+int async__wait_more(uint64_t deadline, int64_t *timeout_ns);
 
 #endif

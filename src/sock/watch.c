@@ -1,34 +1,23 @@
-/* Reader/writer watchers: sockets only on Windows (the fd is a SOCKET
- * value); any other handle is ASYNC_ENOTSUP, not a silent failure. */
-#include "win.h"
-
-/* A closed socket and a non-socket handle look alike to Winsock
- * (WSAENOTSOCK): both are refused as not watchable. */
-static int check_socket(SOCKET sock) {
-  int type, len = (int)sizeof(type);
-  if (getsockopt(sock, SOL_SOCKET, SO_TYPE, (char *)&type, &len) != 0) {
-    int err = WSAGetLastError();
-    return err == WSAENOTSOCK ? ASYNC_ENOTSUP : async_translate_sys_error(err);
-  }
-  return 0;
-}
+/* Reader/writer watchers, the public face of the world's watch table (the
+ * fd table on Unix, the socket table on Windows), and async_fileno. What
+ * may be watched is the world's to say (async__fd_check). */
+#include "sock.h"
 
 int async_watch_init(async_loop_t *loop, async_watch_t *w, int fd) {
-  SOCKET sock = (SOCKET)(uintptr_t)fd;
   int err;
   if (loop == NULL || w == NULL || fd < 0)
     return ASYNC_EINVAL;
   if (!(loop->caps_ & ASYNC_CAP_FD_WATCH))
     return ASYNC_ENOTSUP;
-  err = check_socket(sock);
+  err = async__fd_check(fd);
   if (err != 0)
     return err;
-  err = async__io_attach(loop, w, sock);
+  err = async__io_attach(loop, w, async__sock(fd));
   if (err != 0)
     return err;
   err = async__handle_init(loop, (async_handle_t *)w, ASYNC_WATCH);
   if (err != 0) {
-    async__io_detach(loop, sock);
+    async__io_detach(loop, async__sock(fd));
     return err;
   }
   w->fd = fd;
@@ -41,7 +30,7 @@ int async_watch_start(async_watch_t *w, unsigned events, async_watch_cb cb) {
   if (w == NULL || cb == NULL || events == 0 ||
       (events & ~(unsigned)(ASYNC_READABLE | ASYNC_WRITABLE)) != 0 || async__is_closing(w))
     return ASYNC_EINVAL;
-  err = async__io_set(w->loop, (SOCKET)(uintptr_t)w->fd, events);
+  err = async__io_set(w->loop, async__sock(w->fd), events);
   if (err != 0)
     return err;
   w->events_ = events;
@@ -54,7 +43,7 @@ int async_watch_stop(async_watch_t *w) {
   if (w == NULL || async__is_closing(w))
     return ASYNC_EINVAL;
   if (async__is_active(w)) {
-    async__io_set(w->loop, (SOCKET)(uintptr_t)w->fd, 0);
+    async__io_set(w->loop, async__sock(w->fd), 0);
     w->events_ = 0;
     async__handle_stop((async_handle_t *)w);
   }
@@ -63,11 +52,11 @@ int async_watch_stop(async_watch_t *w) {
 
 void async__watch_close(async_watch_t *w) {
   async_watch_stop(w);
-  async__io_detach(w->loop, (SOCKET)(uintptr_t)w->fd);
+  async__io_detach(w->loop, async__sock(w->fd));
 }
 
-/* The SOCKET or HANDLE under a TCP, UDP, pipe or watch handle, as an int
- * (handle values fit). */
+/* The fd or SOCKET under a TCP, UDP, pipe or watch handle, as an int
+ * (Windows handle values fit). */
 int async_fileno(const async_handle_t *h, int *fd) {
   int f;
   if (h == NULL || fd == NULL || async__is_closing(h))
@@ -75,8 +64,8 @@ int async_fileno(const async_handle_t *h, int *fd) {
   switch (h->type) {
   case ASYNC_TCP:
   case ASYNC_PIPE: f = ((const async_stream_t *)h)->fd_; break;
-  case ASYNC_WATCH: f = ((const async_watch_t *)h)->fd; break;
   case ASYNC_UDP: f = ((const async_udp_t *)h)->fd_; break;
+  case ASYNC_WATCH: f = ((const async_watch_t *)h)->fd; break;
   default: return ASYNC_EINVAL;
   }
   if (f < 0)
