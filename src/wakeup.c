@@ -1,8 +1,7 @@
 /* Cross-thread wakeup handles, for every platform: a send marks the handle
  * pending and wakes the loop (async__wake, the platform's), and the loop
  * runs the pending handles' callbacks (async__wakeups_run) when the
- * platform processes the wake. Atomics are the compiler builtins the core
- * uses everywhere (gcc, clang, mingw-w64). */
+ * platform processes the wake. */
 #include "internal.h"
 #include "atomic.h"
 
@@ -20,8 +19,7 @@ void async__wakeups_run(async_loop_t *loop) {
     async_wakeup_t *w = async__container_of(n, async_wakeup_t, link_);
     async__list_remove(n);
     async__list_insert_tail(&loop->wakeups_, n);
-    if (__atomic_compare_exchange_n(&w->pending_, &(int){PENDING}, IDLE, 0, __ATOMIC_SEQ_CST,
-                                    __ATOMIC_SEQ_CST))
+    if (async__atomic_cas(&w->pending_, &(int){PENDING}, IDLE))
       w->cb_.wakeup(w);
   }
 }
@@ -54,8 +52,8 @@ int async_wakeup_send(async_wakeup_t *w) {
   /* Already pending: nothing to write. The fence pairs with the loop's
    * sequentially consistent exchange: either this load sees the handle
    * idle again, or the callback about to run sees what the caller wrote. */
-  __atomic_thread_fence(__ATOMIC_SEQ_CST);
-  expected = __atomic_load_n(&w->pending_, __ATOMIC_RELAXED);
+  async__atomic_fence();
+  expected = async__atomic_load_relaxed(&w->pending_);
   if (expected == PENDING)
     return 0;
   if (expected == CLOSED)
@@ -64,9 +62,8 @@ int async_wakeup_send(async_wakeup_t *w) {
   loop = w->loop;
   /* Sequentially consistent, paired with the close: either the exchange
    * below sees CLOSED or the loop's close phase sees this sender inside. */
-  __atomic_add_fetch(&w->senders_, 1, __ATOMIC_SEQ_CST);
-  if (__atomic_compare_exchange_n(&w->pending_, &expected, PENDING, 0, __ATOMIC_SEQ_CST,
-                                  __ATOMIC_SEQ_CST))
+  async__atomic_add_sc(&w->senders_, 1);
+  if (async__atomic_cas(&w->pending_, &expected, PENDING))
     async__wake(loop);
   else if (expected == CLOSED)
     rc = ASYNC_EINVAL;
@@ -75,10 +72,10 @@ int async_wakeup_send(async_wakeup_t *w) {
 }
 
 void async__wakeup_close(async_wakeup_t *w) {
-  __atomic_store_n(&w->pending_, CLOSED, __ATOMIC_SEQ_CST);
+  async__atomic_store_sc(&w->pending_, CLOSED);
   async__list_remove(&w->link_);
 }
 
 int async__wakeup_close_ready(const async_wakeup_t *w) {
-  return __atomic_load_n(&w->senders_, __ATOMIC_SEQ_CST) == 0;
+  return async__atomic_load_sc(&w->senders_) == 0;
 }
