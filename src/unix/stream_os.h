@@ -18,16 +18,6 @@
 
 #define IOV_MAX_BATCH 64
 
-/* Connections taken per wakeup while the callback accepts each at once. A
- * connection costs one accept4 and one callback, so the bound is generous:
- * a smaller one lets a burst of connects overflow the listen queue, and the
- * dropped SYNs then wait a second for their retransmission. */
-#define ACCEPT_BATCH 1024
-/* Finished writes reported per stream per pass: a writer that writes again
- * from its callback runs on, without a poll, for this many completions,
- * then lets the other handles have the turn. Smaller bounds yield before
- * a loopback socket buffer fills and cost bench/pump 40 % of its rate. */
-#define REPORT_BATCH 1024
 
 /* async_buf_t is handed to the kernel as struct iovec. */
 _Static_assert(sizeof(async_buf_t) == sizeof(struct iovec) &&

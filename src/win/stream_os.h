@@ -7,14 +7,11 @@
 #ifndef ASYNC_WIN_STREAM_OS_H
 #define ASYNC_WIN_STREAM_OS_H
 
-#include <limits.h>
 
 #define ASYNC__STREAM_API(name) async__sock_##name
 #define ASYNC__STREAM_CLOSE async__sock_stream_close
 
 #define SEND_BATCH 64
-#define ACCEPT_BATCH 32
-#define REPORT_BATCH INT_MAX /* every finished request in one pass */
 
 static inline int os_prepare(SOCKET sock) {
   u_long nonblocking = 1;
