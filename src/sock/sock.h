@@ -83,7 +83,10 @@ int async__stream_open(async_stream_t *s, async__sock_t sock, unsigned readable,
                        unsigned writable, int is_socket);
 int async__stream_connect(async_stream_t *s, async_connect_t *req, const struct sockaddr *addr,
                           unsigned len, async_connect_cb cb);
-/* Request bookkeeping, also for Windows' named pipes (src/win/pipe.c). */
+/* Request bookkeeping, also for Windows' completion streams (src/win/pipe.c,
+ * tcp_iocp.c): a connect request starts (counted as active), a request
+ * finishes (its callback runs later), finished ones are reported. */
+void async__stream_connect_req(async_stream_t *s, async_connect_t *req, async_connect_cb cb);
 void async__stream_finish(async_stream_t *s, async_req_t *req, int status);
 void async__stream_run_finished(async_stream_t *s);
 void async__stream_schedule_report(async_stream_t *s);
@@ -100,6 +103,19 @@ int async__stream_can_write(const async_write_t *req, const async_stream_t *s,
                             const async_buf_t bufs[], unsigned nbufs);
 int async__stream_queue_write(async_write_t *req, async_stream_t *s, const async_buf_t bufs[],
                               unsigned nbufs, int send_fd, async_write_cb cb);
+
+/* The stream side of a TCP handle: the readiness stream above, except on
+ * Windows' IOCP backend, whose TCP streams are completion-based
+ * (src/win/tcp_iocp.c decides per loop). */
+#if defined(_WIN32)
+int async__tcp_stream_open(async_stream_t *s, SOCKET sock, unsigned connected);
+int async__tcp_stream_connect(async_stream_t *s, async_connect_t *req,
+                              const struct sockaddr *addr, unsigned len, async_connect_cb cb);
+#else
+# define async__tcp_stream_open(s, sock, connected) \
+  async__stream_open(s, sock, connected, connected, 1)
+# define async__tcp_stream_connect async__stream_connect
+#endif
 
 /* udp.c: the handle's state bits shared with the world's datagram calls. */
 enum {

@@ -70,6 +70,7 @@ int async__stream_init(async_loop_t *loop, async_stream_t *s, async_handle_type 
   async_defer_init(&s->report_);
   s->stream_flags_ = 0;
   s->fd_ = -1;
+  s->io_.data = NULL; /* a completion stream's state on Windows (src/win/pipe.h) */
   return async__handle_init(loop, (async_handle_t *)s, type);
 }
 
@@ -257,6 +258,16 @@ int ASYNC__STREAM_API(accept)(async_stream_t *server, async_stream_t *client) {
   return 0;
 }
 
+void async__stream_connect_req(async_stream_t *s, async_connect_t *req, async_connect_cb cb) {
+  req->handle = s;
+  req->cb_ = cb;
+  req->loop = s->loop;
+  req->type = ASYNC_CONNECT;
+  req->state_ = QUEUED;
+  req->status_ = 0;
+  s->loop->active_reqs_++;
+}
+
 int async__stream_connect(async_stream_t *s, async_connect_t *req, const struct sockaddr *addr,
                           unsigned len, async_connect_cb cb) {
   int err;
@@ -265,13 +276,7 @@ int async__stream_connect(async_stream_t *s, async_connect_t *req, const struct 
   if (s->stream_flags_ & (LISTENING | READING) || (s->stream_flags_ & WRITABLE))
     return ASYNC_EISCONN;
   err = os_connect(s, addr, len);
-  req->handle = s;
-  req->cb_ = cb;
-  req->loop = s->loop;
-  req->type = ASYNC_CONNECT;
-  req->state_ = QUEUED;
-  req->status_ = 0;
-  s->loop->active_reqs_++;
+  async__stream_connect_req(s, req, cb);
   if (err == 1) { /* the answer comes as writability, or as an error */
     s->connect_ = req;
     s->stream_flags_ |= CONNECTING;

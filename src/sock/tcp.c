@@ -15,7 +15,7 @@ static int ensure_socket(async_tcp_t *tcp, int family) {
   s = async__sock_open(family, SOCK_STREAM, IPPROTO_TCP);
   if (s == ASYNC__BAD_SOCK)
     return async_translate_sys_error(async__sock_error());
-  err = async__stream_open((async_stream_t *)tcp, s, 0, 0, 1);
+  err = async__tcp_stream_open((async_stream_t *)tcp, s, 0);
   if (err != 0)
     async__sock_close(s);
   return err;
@@ -54,7 +54,7 @@ int async_tcp_open(async_tcp_t *tcp, int fd) {
     return ASYNC_EINVAL;
   /* connected: readable and writable; otherwise it may still bind/listen/connect */
   connected = getpeername(s, (struct sockaddr *)&peer, &plen) == 0;
-  err = async__stream_open((async_stream_t *)tcp, s, (unsigned)connected, (unsigned)connected, 1);
+  err = async__tcp_stream_open((async_stream_t *)tcp, s, (unsigned)connected);
   if (err == 0 && (err = async__sock_nonblock(s)) != 0) {
     async__io_detach(tcp->loop, s);
     tcp->fd_ = -1;
@@ -92,7 +92,7 @@ int async_tcp_connect(async_connect_t *req, async_tcp_t *tcp, const struct socka
     return ASYNC_EINVAL;
   if ((err = ensure_socket(tcp, addr->sa_family)) != 0)
     return err;
-  return async__stream_connect((async_stream_t *)tcp, req, addr, async__addr_len(addr), cb);
+  return async__tcp_stream_connect((async_stream_t *)tcp, req, addr, async__addr_len(addr), cb);
 }
 
 static int set_opt(const async_tcp_t *tcp, int level, int name, int value) {

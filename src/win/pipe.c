@@ -43,6 +43,15 @@ static struct pipe_state *state_of(async_stream_t *s) {
   return st;
 }
 
+struct pipe_state *async__pipe_state(async_stream_t *s) { return state_of(s); }
+
+void async__pipe_close_handle(const struct pipe_state *st, HANDLE h) {
+  if (st->sock)
+    closesocket((SOCKET)h);
+  else
+    CloseHandle(h);
+}
+
 
 static int associate(async_loop_t *loop, HANDLE h) {
   return CreateIoCompletionPort(h, async__iocp_port(loop), ASYNC__PIPE_KEY, 0) != NULL
@@ -295,22 +304,31 @@ static void accept_done(struct pipe_state *st, struct pipe_op *op, DWORD err) {
   s->connection_cb_(s, 0);
 }
 
-int async__pipe_accept(async_stream_t *server, async_stream_t *client) {
-  struct pipe_state *st = STATE(server);
-  HANDLE h;
-  int err;
+int async__pipe_ready(async_stream_t *server, async_stream_t *client, HANDLE *h) {
+  const struct pipe_state *st = STATE(server);
   if (client == NULL || async__is_closing(server) || async__is_closing(client) ||
-      !(server->stream_flags_ & LISTENING) || client->fd_ >= 0 || client->type != ASYNC_PIPE)
+      !(server->stream_flags_ & LISTENING) || client->fd_ >= 0 || client->type != server->type)
     return ASYNC_EINVAL;
   if (st->nready == 0)
     return ASYNC_EAGAIN;
-  h = st->ready[0];
-  if ((err = open_end(client, h, 0)) != 0) /* tied to the port already */
+  *h = st->ready[0];
+  return 0;
+}
+
+void async__pipe_ready_taken(struct pipe_state *st) {
+  memmove(st->ready, st->ready + 1, (st->nready - 1) * sizeof(HANDLE));
+  st->nready--;
+}
+
+int async__pipe_accept(async_stream_t *server, async_stream_t *client) {
+  struct pipe_state *st = STATE(server);
+  HANDLE h;
+  int err = async__pipe_ready(server, client, &h);
+  if (err != 0 || (err = open_end(client, h, 0)) != 0) /* tied to the port already */
     return err;
   if (st->uname != NULL)
     keep_name(STATE(client), st->uname, st->ulen, 1);
-  memmove(st->ready, st->ready + 1, (st->nready - 1) * sizeof(HANDLE));
-  st->nready--;
+  async__pipe_ready_taken(st);
   return 0;
 }
 
@@ -420,6 +438,8 @@ void async__pipe_done(async_loop_t *loop, OVERLAPPED *ov) {
   switch (op->kind) {
   case OP_READ: async__pipe_read_done(st, err, n); break;
   case OP_WRITE: async__pipe_write_done(st, op, err); break;
+  case OP_TCP_ACCEPT:
+  case OP_TCP_CONNECT: async__tcp_iocp_done(st, op, err); break;
   default: accept_done(st, op, err); break;
   }
   st->dispatching = 0;
@@ -447,7 +467,7 @@ void async__pipe_close(async_stream_t *s) {
   async_defer_cancel(&st->deliver);
   st->s = NULL;
   for (unsigned i = 0; i < st->nready; i++)
-    CloseHandle(st->ready[i]);
+    async__pipe_close_handle(st, st->ready[i]);
   st->nready = 0;
   if (st->first != INVALID_HANDLE_VALUE)
     CloseHandle(st->first);
@@ -457,7 +477,7 @@ void async__pipe_close(async_stream_t *s) {
                &async__container_of(n, struct pipe_op, link)->ov);
   if (st->h != INVALID_HANDLE_VALUE) {
     CancelIoEx(st->h, NULL);
-    CloseHandle(st->h);
+    async__pipe_close_handle(st, st->h);
     st->h = INVALID_HANDLE_VALUE;
   }
   maybe_free(st);

@@ -1,5 +1,9 @@
-/* Private to the named-pipe files (pipe.c: handles, servers, clients,
- * packets, closing; pipe_io.c: reading and writing). */
+/* The completion stream engine, private to the files that use it: named
+ * pipes (pipe.c: handles, servers, clients, packets, closing), reading and
+ * writing for both kinds (pipe_io.c), and TCP sockets on the IOCP backend
+ * (tcp_iocp.c: AcceptEx, ConnectEx, opening sockets). A socket's state has
+ * sock set: its reads and writes are WSARecv/WSASend instead of
+ * ReadFile/WriteFile, and its handles close with closesocket. */
 #ifndef ASYNC_WIN_PIPE_H
 #define ASYNC_WIN_PIPE_H
 
@@ -13,7 +17,7 @@
 /* The first four are the stream layer's own bits (src/sock/stream.c), which
  * async_is_readable and async__stream_shutdown_req read on pipes too. */
 enum { READABLE = 1, WRITABLE = 2, READING = 4, SHUT = 8, LISTENING = 16 };
-enum { OP_READ = 1, OP_WRITE, OP_ACCEPT };
+enum { OP_READ = 1, OP_WRITE, OP_ACCEPT, OP_TCP_ACCEPT, OP_TCP_CONNECT };
 
 struct pipe_state;
 
@@ -22,7 +26,7 @@ struct pipe_op {
   struct pipe_state *st;
   struct async__link link; /* accepts and writes in flight */
   int kind;
-  HANDLE h;           /* accept: the instance waiting for a client */
+  HANDLE h;           /* accept: the instance (or socket) waiting for a client */
   async_write_t *req; /* write: its request; NULL once cancelled */
   size_t len;
   char *data;         /* write: a copy of the bytes */
@@ -51,6 +55,9 @@ struct pipe_state {
   async_work_t wait;     /* connect: waiting for a busy pipe on the pool */
   int waiting;
   int dispatching;       /* a packet's callbacks run: the handle may close meanwhile */
+  int sock;              /* a TCP socket (tcp_iocp.c), not a pipe */
+  int family;            /* a listening socket's: that of the sockets it accepts into */
+  unsigned naccepting;   /* a listening socket's AcceptEx in flight */
 };
 
 #define STATE(s) ((struct pipe_state *)(s)->io_.data)
@@ -69,7 +76,19 @@ static inline void async__pipe_held(struct pipe_state *st) {
  * skip-on-success mode is set). */
 static inline int async__pipe_started(BOOL ok) { return ok || GetLastError() == ERROR_IO_PENDING; }
 
+/* pipe.c: the state of a stream, made on first use (NULL: no memory);
+ * closes a handle of the state's kind. */
+struct pipe_state *async__pipe_state(async_stream_t *s);
+void async__pipe_close_handle(const struct pipe_state *st, HANDLE h);
+/* async_accept's checks, then the first connection a listener holds
+ * (0 with *h, ASYNC_EAGAIN, or ASYNC_EINVAL); it leaves the queue with
+ * async__pipe_ready_taken once the client has it. */
+int async__pipe_ready(async_stream_t *server, async_stream_t *client, HANDLE *h);
+void async__pipe_ready_taken(struct pipe_state *st);
+
 void async__pipe_read_done(struct pipe_state *st, DWORD err, DWORD n);
 void async__pipe_write_done(struct pipe_state *st, struct pipe_op *op, DWORD err);
+/* tcp_iocp.c: an AcceptEx or ConnectEx packet. */
+void async__tcp_iocp_done(struct pipe_state *st, struct pipe_op *op, DWORD err);
 
 #endif

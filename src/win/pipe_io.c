@@ -1,15 +1,38 @@
-/* Reading and writing on named pipes (see pipe.c): one ReadFile in flight
- * into the pipe's own buffer, whose bytes go to the callbacks from the
- * loop, and a WriteFile of a copy of each write's bytes. */
+/* Reading and writing of the completion streams (named pipes, see pipe.c,
+ * and TCP sockets on IOCP, see tcp_iocp.c): one read in flight into the
+ * stream's own buffer, whose bytes go to the callbacks from the loop, and
+ * one overlapped write of a copy of each write's bytes. Pipes read and
+ * write with ReadFile/WriteFile, sockets with WSARecv/WSASend. */
 #include "pipe.h"
 
 #include <string.h>
 
 /* ---- reading ------------------------------------------------------------------- */
 
+/* WSARecv's and WSASend's error is GetLastError()'s too (WSA_IO_PENDING is
+ * ERROR_IO_PENDING), so both kinds share async__pipe_started. */
+static BOOL read_op(struct pipe_state *st) {
+  WSABUF b;
+  DWORD flags = 0;
+  if (!st->sock)
+    return ReadFile(st->h, st->rbuf, BUF_SIZE, NULL, &st->read.ov);
+  b.buf = st->rbuf;
+  b.len = BUF_SIZE;
+  return WSARecv((SOCKET)st->h, &b, 1, NULL, &flags, &st->read.ov, NULL) == 0;
+}
+
+static BOOL write_op(struct pipe_state *st, struct pipe_op *op) {
+  WSABUF b;
+  if (!st->sock)
+    return WriteFile(st->h, op->data, (DWORD)op->len, NULL, &op->ov);
+  b.buf = op->data;
+  b.len = (ULONG)op->len;
+  return WSASend((SOCKET)st->h, &b, 1, NULL, 0, &op->ov, NULL) == 0;
+}
+
 static void start_read(struct pipe_state *st) {
   memset(&st->read.ov, 0, sizeof(st->read.ov));
-  if (async__pipe_started(ReadFile(st->h, st->rbuf, BUF_SIZE, NULL, &st->read.ov))) {
+  if (async__pipe_started(read_op(st))) {
     st->read_inflight = 1;
     async__pipe_held(st);
     return;
@@ -59,7 +82,9 @@ void async__pipe_read_done(struct pipe_state *st, DWORD err, DWORD n) {
   st->read_inflight = 0;
   if (st->s == NULL)
     return;
-  if (err == 0) {
+  if (err == 0 && n == 0 && st->sock) {
+    st->read_end = ASYNC_EOF; /* a socket's orderly end */
+  } else if (err == 0) {
     st->rlen = n;
     st->roff = 0;
   } else if (err == ERROR_BROKEN_PIPE || err == ERROR_HANDLE_EOF || err == ERROR_PIPE_NOT_CONNECTED) {
@@ -104,34 +129,38 @@ int async__pipe_read_stop(async_stream_t *s) {
 
 static void do_shutdown(async_stream_t *s);
 
-int async__pipe_write(async_write_t *req, async_stream_t *s, const async_buf_t bufs[],
-                      unsigned nbufs, async_write_cb cb) {
-  struct pipe_state *st = STATE(s);
-  struct pipe_op *op;
-  size_t total = 0, off = 0;
-  if (req == NULL || (bufs == NULL && nbufs > 0) || async__is_closing(s) || st == NULL ||
-      st->h == INVALID_HANDLE_VALUE || !(s->stream_flags_ & WRITABLE) || (s->stream_flags_ & SHUT))
-    return ASYNC_EINVAL;
-  for (unsigned i = 0; i < nbufs; i++)
-    total += bufs[i].len;
-  if (total > 0x7fffffff)
-    return ASYNC_EINVAL;
-  op = async__calloc(1, sizeof(*op));
-  if (op != NULL && (op->data = async__malloc(total)) == NULL) {
+static int write_error(DWORD e) {
+  return e == ERROR_NO_DATA || e == ERROR_BROKEN_PIPE ? ASYNC_EPIPE
+                                                      : async_translate_sys_error((int)e);
+}
+
+/* An op holding a copy of the bytes of bufs past the first skip (the
+ * kernel reads them until the packet comes, which may be after the request
+ * was cancelled and its buffers went back to the caller); NULL: no memory. */
+static struct pipe_op *copy_op(struct pipe_state *st, const async_buf_t bufs[], unsigned nbufs,
+                               size_t skip, size_t total) {
+  struct pipe_op *op = async__calloc(1, sizeof(*op));
+  size_t off = 0;
+  if (op != NULL && (op->data = async__malloc(total - skip)) == NULL) {
     async__free(op);
-    op = NULL;
+    return NULL;
   }
-  if (op == NULL)
-    return ASYNC_ENOMEM;
-  for (unsigned i = 0; i < nbufs; i++) {
-    memcpy(op->data + off, bufs[i].base, bufs[i].len);
-    off += bufs[i].len;
+  for (unsigned i = 0; op != NULL && i < nbufs; i++) {
+    size_t from = skip > bufs[i].len ? bufs[i].len : skip;
+    memcpy(op->data + off, bufs[i].base + from, bufs[i].len - from);
+    off += bufs[i].len - from;
+    skip -= from;
   }
-  op->st = st;
-  op->kind = OP_WRITE;
-  op->len = total;
-  op->req = req;
-  req->bufs_ = req->small_; /* the bytes are the op's copy */
+  if (op != NULL) {
+    op->st = st;
+    op->kind = OP_WRITE;
+    op->len = off;
+  }
+  return op;
+}
+
+static void queue_req(async_write_t *req, async_stream_t *s, async_write_cb cb) {
+  req->bufs_ = req->small_; /* the bytes are sent or the op's copy */
   req->nbufs_ = req->index_ = 0;
   req->send_fd_ = -1;
   req->handle = s;
@@ -142,12 +171,54 @@ int async__pipe_write(async_write_t *req, async_stream_t *s, const async_buf_t b
   req->status_ = 0;
   s->loop->active_reqs_++;
   async__list_insert_tail(&s->writes_, &req->link_);
-  if (!async__pipe_started(WriteFile(st->h, op->data, (DWORD)total, NULL, &op->ov))) {
-    DWORD e = GetLastError();
-    async__stream_finish(s, (async_req_t *)req,
-                         e == ERROR_NO_DATA || e == ERROR_BROKEN_PIPE
-                             ? ASYNC_EPIPE
-                             : async_translate_sys_error((int)e));
+}
+
+/* A socket with nothing queued first sends what Winsock takes at once, as
+ * the readiness streams do: most writes then finish without a copy or a
+ * packet; only the rest goes out overlapped. 1 when that was tried, with
+ * *sent the bytes taken or an error. */
+static int send_now(struct pipe_state *st, async_stream_t *s, const async_buf_t bufs[],
+                    unsigned nbufs, long *sent) {
+  *sent = 0;
+  if (!st->sock || !async__list_empty(&s->writes_))
+    return 0;
+  *sent = async__win_send((SOCKET)st->h, bufs, nbufs);
+  if (*sent == ASYNC_EAGAIN)
+    *sent = 0;
+  return 1;
+}
+
+int async__pipe_write(async_write_t *req, async_stream_t *s, const async_buf_t bufs[],
+                      unsigned nbufs, async_write_cb cb) {
+  struct pipe_state *st = STATE(s);
+  struct pipe_op *op = NULL;
+  size_t total = 0;
+  long sent;
+  int tried;
+  if (req == NULL || (bufs == NULL && nbufs > 0) || async__is_closing(s) || st == NULL ||
+      st->h == INVALID_HANDLE_VALUE || !(s->stream_flags_ & WRITABLE) || (s->stream_flags_ & SHUT))
+    return ASYNC_EINVAL;
+  for (unsigned i = 0; i < nbufs; i++)
+    total += bufs[i].len;
+  if (total > 0x7fffffff)
+    return ASYNC_EINVAL;
+  tried = send_now(st, s, bufs, nbufs, &sent);
+  if (!tried && (op = copy_op(st, bufs, nbufs, 0, total)) == NULL)
+    return ASYNC_ENOMEM;
+  queue_req(req, s, cb);
+  if (tried && (sent < 0 || (size_t)sent == total)) {
+    async__stream_finish(s, (async_req_t *)req, sent < 0 ? (int)sent : 0);
+    async__stream_schedule_report(s);
+    return 0;
+  }
+  if (tried && (op = copy_op(st, bufs, nbufs, (size_t)sent, total)) == NULL) {
+    async__stream_finish(s, (async_req_t *)req, ASYNC_ENOMEM); /* part may be out */
+    async__stream_schedule_report(s);
+    return 0;
+  }
+  op->req = req;
+  if (!async__pipe_started(write_op(st, op))) {
+    async__stream_finish(s, (async_req_t *)req, write_error(GetLastError()));
     async__stream_schedule_report(s);
     async__free(op->data);
     async__free(op);
@@ -155,7 +226,7 @@ int async__pipe_write(async_write_t *req, async_stream_t *s, const async_buf_t b
   }
   async__pipe_held(st);
   async__list_insert_tail(&st->writes, &op->link);
-  s->write_queue_size += total;
+  s->write_queue_size += op->len;
   return 0;
 }
 
@@ -165,11 +236,7 @@ void async__pipe_write_done(struct pipe_state *st, struct pipe_op *op, DWORD err
   async__list_remove(&op->link);
   if (req != NULL && s != NULL) {
     s->write_queue_size -= op->len;
-    async__stream_finish(s, (async_req_t *)req,
-                         err == 0 ? 0
-                         : err == ERROR_NO_DATA || err == ERROR_BROKEN_PIPE
-                             ? ASYNC_EPIPE
-                             : async_translate_sys_error((int)err));
+    async__stream_finish(s, (async_req_t *)req, err == 0 ? 0 : write_error(err));
     if (s->shutdown_ != NULL && async__list_empty(&st->writes))
       do_shutdown(s);
     async__stream_run_finished(s);
@@ -178,23 +245,30 @@ void async__pipe_write_done(struct pipe_state *st, struct pipe_op *op, DWORD err
   async__free(op);
 }
 
-/* Overlapped pipes have no non-blocking write to try. */
+/* Overlapped pipes have no non-blocking write to try; a socket (made
+ * non-blocking) sends at once what it takes while nothing is queued. */
 long async__pipe_try_write(async_stream_t *s, const async_buf_t bufs[], unsigned nbufs) {
   if ((bufs == NULL && nbufs > 0) || async__is_closing(s) || s->fd_ < 0 ||
       !(s->stream_flags_ & WRITABLE) || (s->stream_flags_ & SHUT))
     return ASYNC_EINVAL;
-  return ASYNC_EAGAIN;
+  if (!STATE(s)->sock || !async__list_empty(&s->writes_))
+    return ASYNC_EAGAIN;
+  return async__win_send((SOCKET)STATE(s)->h, bufs, nbufs);
 }
 
-/* A write-only end (an async_pipe() writer) ends by closing, which is how
- * its reader learns the end; a duplex named pipe has no half-close, so like
- * a tty on Unix it says ASYNC_ENOTSOCK. Either once the writes drained. */
+/* A socket sends its FIN. A write-only pipe end (an async_pipe() writer)
+ * ends by closing, which is how its reader learns the end; a duplex named
+ * pipe has no half-close, so like a tty on Unix it says ASYNC_ENOTSOCK.
+ * Each once the writes drained. */
 static void do_shutdown(async_stream_t *s) {
   struct pipe_state *st = STATE(s);
   async_shutdown_t *req = s->shutdown_;
   int status = ASYNC_ENOTSOCK;
   s->shutdown_ = NULL;
-  if (!(s->stream_flags_ & READABLE)) {
+  if (st->sock) {
+    status = shutdown((SOCKET)st->h, SD_SEND) == 0 ? 0
+                                                   : async_translate_sys_error(WSAGetLastError());
+  } else if (!(s->stream_flags_ & READABLE)) {
     CloseHandle(st->h);
     st->h = INVALID_HANDLE_VALUE;
     s->fd_ = -1;

@@ -45,3 +45,21 @@ int async__tcp_keepidle(SOCKET s, unsigned delay) {
     return async_translate_sys_error(WSAGetLastError());
   return 0;
 }
+
+/* A non-blocking send of up to SEND_BATCH buffers: the bytes Winsock took,
+ * ASYNC_EAGAIN, or an error. */
+#define SEND_BATCH 64
+
+long async__win_send(SOCKET s, const async_buf_t *bufs, unsigned nbufs) {
+  WSABUF wb[SEND_BATCH];
+  DWORD n = 0, sent = 0;
+  int err;
+  for (; n < nbufs && n < SEND_BATCH; n++) {
+    wb[n].buf = bufs[n].base;
+    wb[n].len = bufs[n].len > 0x7fffffff ? 0x7fffffff : (ULONG)bufs[n].len;
+  }
+  if (WSASend(s, wb, n, &sent, 0, NULL, NULL) == 0)
+    return (long)sent;
+  err = WSAGetLastError();
+  return err == WSAEWOULDBLOCK ? ASYNC_EAGAIN : async_translate_sys_error(err);
+}

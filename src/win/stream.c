@@ -1,54 +1,64 @@
-/* The public stream calls on Windows: named pipes are completion-based
- * (pipe.c, IOCP only), sockets run over readiness in the stream layer both
- * worlds share (src/sock/stream.c). Each call goes to the one that serves
- * the handle. */
+/* The public stream calls on Windows. Named pipes, and TCP sockets on the
+ * IOCP backend, are completion streams (pipe.c and pipe_io.c, with
+ * tcp_iocp.c for accepting and connecting sockets); TCP on the select
+ * backend runs over readiness in the stream layer both worlds share
+ * (src/sock/stream.c). Each call goes to the one that serves the handle. */
 #include "../sock/sock.h"
+
+static int completion(const async_stream_t *s) {
+  return s != NULL &&
+         (s->type == ASYNC_PIPE || (s->type == ASYNC_TCP && async__tcp_iocp(s->loop)));
+}
 
 int async_listen(async_stream_t *s, int backlog, async_connection_cb cb) {
   if (s != NULL && s->type == ASYNC_PIPE)
     return async__pipe_listen(s, backlog, cb);
+  if (completion(s))
+    return async__tcp_listen(s, backlog, cb);
   return async__sock_listen(s, backlog, cb);
 }
 
 int async_accept(async_stream_t *server, async_stream_t *client) {
   if (server != NULL && server->type == ASYNC_PIPE)
     return async__pipe_accept(server, client);
+  if (completion(server))
+    return async__tcp_accept(server, client);
   return async__sock_accept(server, client);
 }
 
 int async_read_start(async_stream_t *s, async_alloc_cb alloc_cb, async_read_cb read_cb) {
-  if (s != NULL && s->type == ASYNC_PIPE)
+  if (completion(s))
     return async__pipe_read_start(s, alloc_cb, read_cb);
   return async__sock_read_start(s, alloc_cb, read_cb);
 }
 
 int async_read_stop(async_stream_t *s) {
-  if (s != NULL && s->type == ASYNC_PIPE)
+  if (completion(s))
     return async__pipe_read_stop(s);
   return async__sock_read_stop(s);
 }
 
 int async_write(async_write_t *req, async_stream_t *s, const async_buf_t bufs[], unsigned nbufs,
                 async_write_cb cb) {
-  if (s != NULL && s->type == ASYNC_PIPE)
+  if (completion(s))
     return async__pipe_write(req, s, bufs, nbufs, cb);
   return async__sock_write(req, s, bufs, nbufs, cb);
 }
 
 long async_try_write(async_stream_t *s, const async_buf_t bufs[], unsigned nbufs) {
-  if (s != NULL && s->type == ASYNC_PIPE)
+  if (completion(s))
     return async__pipe_try_write(s, bufs, nbufs);
   return async__sock_try_write(s, bufs, nbufs);
 }
 
 int async_shutdown(async_shutdown_t *req, async_stream_t *s, async_shutdown_cb cb) {
-  if (s != NULL && s->type == ASYNC_PIPE)
+  if (completion(s))
     return async__pipe_shutdown(req, s, cb);
   return async__sock_shutdown(req, s, cb);
 }
 
 void async__stream_close(async_stream_t *s) {
-  if (s->type == ASYNC_PIPE)
+  if (completion(s))
     async__pipe_close(s);
   else
     async__sock_stream_close(s);

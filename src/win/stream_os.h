@@ -11,8 +11,6 @@
 #define ASYNC__STREAM_API(name) async__sock_##name
 #define ASYNC__STREAM_CLOSE async__sock_stream_close
 
-#define SEND_BATCH 64
-
 static inline int os_prepare(SOCKET sock) {
   u_long nonblocking = 1;
   if (ioctlsocket(sock, FIONBIO, &nonblocking) != 0)
@@ -25,20 +23,12 @@ static inline long os_error(void) {
   return err == WSAEWOULDBLOCK ? ASYNC_EAGAIN : async_translate_sys_error(err);
 }
 
-/* Sends what Winsock takes now: the byte count, ASYNC_EAGAIN, or an error.
- * No fds travel on Windows (send_fd is always -1). */
+/* Sends what Winsock takes now (socket.c): the byte count, ASYNC_EAGAIN,
+ * or an error. No fds travel on Windows (send_fd is always -1). */
 static inline long os_write(async_stream_t *s, const async_buf_t *bufs, unsigned nbufs,
                             int send_fd) {
-  WSABUF wb[SEND_BATCH];
-  DWORD n = 0, sent = 0;
   (void)send_fd;
-  for (; n < nbufs && n < SEND_BATCH; n++) {
-    wb[n].buf = bufs[n].base;
-    wb[n].len = bufs[n].len > 0x7fffffff ? 0x7fffffff : (ULONG)bufs[n].len;
-  }
-  if (WSASend(async__sock(s->fd_), wb, n, &sent, 0, NULL, NULL) != 0)
-    return os_error();
-  return (long)sent;
+  return async__win_send(async__sock(s->fd_), bufs, nbufs);
 }
 
 /* The bytes received, 0 at the end, ASYNC_EAGAIN, or another error. */

@@ -9,6 +9,10 @@
  * application may outlive every loop). 0 or an error. */
 int async__winsock_init(void);
 
+/* socket.c: a non-blocking send of bufs: the bytes taken, ASYNC_EAGAIN, or
+ * an error. */
+long async__win_send(SOCKET s, const async_buf_t *bufs, unsigned nbufs);
+
 /* io.c: the loop's table of watched sockets and event dispatch. */
 int async__io_attach(async_loop_t *loop, async_watch_t *w, SOCKET sock);
 int async__io_attach_internal(async_loop_t *loop, async_watch_t *w, SOCKET sock,
@@ -56,6 +60,12 @@ int async__pipe_shutdown(async_shutdown_t *req, async_stream_t *s, async_shutdow
 void async__pipe_close(async_stream_t *s);
 /* A completion of a pipe operation (lpOverlapped of the packet). */
 void async__pipe_done(async_loop_t *loop, OVERLAPPED *ov);
+
+/* tcp_iocp.c: TCP streams on the IOCP backend are completion-based, in
+ * pipe.c's engine; async__tcp_iocp says whether the loop's are. */
+int async__tcp_iocp(const async_loop_t *loop);
+int async__tcp_listen(async_stream_t *s, int backlog, async_connection_cb cb);
+int async__tcp_accept(async_stream_t *server, async_stream_t *client);
 
 /* iocp.c: the port's key for pipe packets, the port, and a count of operations the kernel still holds for
  * handles already closed (the loop's close waits for their packets). */
