@@ -2,6 +2,7 @@
 
 #include <stdio.h>
 #if !defined(_WIN32)
+# include <arpa/inet.h>
 # include <netinet/in.h>
 # include <sys/socket.h>
 # include <unistd.h>
@@ -218,4 +219,25 @@ void test_alloc_slab(async_handle_t *handle, size_t suggested, async_buf_t *buf)
   (void)suggested;
   buf->base = slab;
   buf->len = sizeof(slab);
+}
+
+int test_tcp_caps(async_loop_t *loop) {
+  async_tcp_t t;
+  if (test_has_caps(loop, ASYNC_CAP_TCP))
+    return 1;
+  assert_int_equal(async_tcp_init(loop, &t), ASYNC_ENOTSUP);
+  return 0;
+}
+
+void test_tcp_listen(async_loop_t *loop, async_tcp_t *server, struct sockaddr_in *addr,
+                     int backlog, async_connection_cb cb) {
+  int len = (int)sizeof(*addr);
+  memset(addr, 0, sizeof(*addr));
+  addr->sin_family = AF_INET;
+  addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(async_tcp_init(loop, server), 0);
+  assert_int_equal(async_tcp_bind(server, (struct sockaddr *)addr, 0), 0);
+  assert_int_equal(async_listen((async_stream_t *)server, backlog, cb), 0);
+  assert_int_equal(async_tcp_getsockname(server, (struct sockaddr *)addr, &len), 0);
+  assert_true(addr->sin_port != 0);
 }

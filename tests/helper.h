@@ -48,6 +48,14 @@ void test_setenv(const char *name, const char *value);
 /* True if the loop under test offers every bit of caps. */
 int test_has_caps(const async_loop_t *loop, unsigned caps);
 
+/* TCP for the test: 1 if the loop offers it, else 0 once async_tcp_init
+ * said ASYNC_ENOTSUP. A listener on 127.0.0.1 with a port the system chose,
+ * named in *addr. */
+struct sockaddr_in;
+int test_tcp_caps(async_loop_t *loop);
+void test_tcp_listen(async_loop_t *loop, async_tcp_t *server, struct sockaddr_in *addr,
+                     int backlog, async_connection_cb cb);
+
 /* An alloc callback handing out one shared 64 KiB buffer (its contents
  * last until the next read). */
 void test_alloc_slab(async_handle_t *handle, size_t suggested, async_buf_t *buf);

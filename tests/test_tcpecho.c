@@ -70,26 +70,9 @@ static void on_connection(async_stream_t *srv, int status) {
   server_conns++;
 }
 
-static int tcp_caps(async_loop_t *loop) {
-  async_tcp_t t;
-  if (test_has_caps(loop, ASYNC_CAP_TCP))
-    return 1;
-  assert_int_equal(async_tcp_init(loop, &t), ASYNC_ENOTSUP);
-  return 0;
-}
-
-/* Listens on 127.0.0.1, port chosen by the system, into *addr. */
 static void start_server(async_loop_t *loop, struct sockaddr_in *addr) {
-  int len = (int)sizeof(*addr);
-  memset(addr, 0, sizeof(*addr));
-  addr->sin_family = AF_INET;
-  addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   server_conns = 0;
-  assert_int_equal(async_tcp_init(loop, &server), 0);
-  assert_int_equal(async_tcp_bind(&server, (struct sockaddr *)addr, 0), 0);
-  assert_int_equal(async_listen((async_stream_t *)&server, 128, on_connection), 0);
-  assert_int_equal(async_tcp_getsockname(&server, (struct sockaddr *)addr, &len), 0);
-  assert_true(addr->sin_port != 0);
+  test_tcp_listen(loop, &server, addr, 128, on_connection);
 }
 
 /* ---- clients -------------------------------------------------------------- */
@@ -201,7 +184,7 @@ static void test_echo_one(void **state) {
   char msg[] = "hello, echo";
   (void)state;
   test_loop_init(&loop);
-  if (tcp_caps(&loop)) {
+  if (test_tcp_caps(&loop)) {
     start_server(&loop, &addr);
     client_start(&loop, &c, &addr, msg, sizeof(msg));
     run_clients(&loop, 1);
@@ -219,7 +202,7 @@ static void test_echo_100_connections(void **state) {
   static char payload[NCLIENTS][4096];
   (void)state;
   test_loop_init(&loop);
-  if (tcp_caps(&loop)) {
+  if (test_tcp_caps(&loop)) {
     start_server(&loop, &addr);
     for (int i = 0; i < NCLIENTS; i++) {
       for (size_t j = 0; j < sizeof(payload[i]); j++)
@@ -244,7 +227,7 @@ static void test_64mib_with_checksum(void **state) {
   char *big;
   (void)state;
   test_loop_init(&loop);
-  if (tcp_caps(&loop)) {
+  if (test_tcp_caps(&loop)) {
     big = malloc(len);
     assert_non_null(big);
     for (size_t i = 0; i < len; i++)
@@ -276,7 +259,7 @@ static void test_connect_refused(void **state) {
   int len = (int)sizeof(addr);
   (void)state;
   test_loop_init(&loop);
-  if (tcp_caps(&loop)) {
+  if (test_tcp_caps(&loop)) {
     /* A port that was just free: bound, named, closed. */
     memset(&addr, 0, sizeof(addr));
     addr.sin_family = AF_INET;
@@ -303,7 +286,7 @@ static void test_connect_cancelled_by_close(void **state) {
   struct sockaddr_in addr;
   (void)state;
   test_loop_init(&loop);
-  if (tcp_caps(&loop)) {
+  if (test_tcp_caps(&loop)) {
     start_server(&loop, &addr);
     connect_status = 1;
     assert_int_equal(async_tcp_init(&loop, &t), 0);
@@ -345,15 +328,8 @@ static void record_write(async_write_t *req, int status) {
 /* Connects a client to a fresh listener and runs until accepted. */
 static void pair(async_loop_t *loop, async_tcp_t *client, struct sockaddr_in *addr) {
   async_connect_t req;
-  int len = (int)sizeof(*addr);
-  memset(addr, 0, sizeof(*addr));
-  addr->sin_family = AF_INET;
-  addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   server_conns = 0;
-  assert_int_equal(async_tcp_init(loop, &server), 0);
-  assert_int_equal(async_tcp_bind(&server, (struct sockaddr *)addr, 0), 0);
-  assert_int_equal(async_listen((async_stream_t *)&server, 8, accept_one), 0);
-  assert_int_equal(async_tcp_getsockname(&server, (struct sockaddr *)addr, &len), 0);
+  test_tcp_listen(loop, &server, addr, 8, accept_one);
   connect_status = 1;
   assert_int_equal(async_tcp_init(loop, client), 0);
   assert_int_equal(async_tcp_connect(&req, client, (struct sockaddr *)addr, record_connect), 0);
@@ -370,7 +346,7 @@ static void test_shutdown_gives_peer_eof(void **state) {
   struct sockaddr_in addr;
   (void)state;
   test_loop_init(&loop);
-  if (tcp_caps(&loop)) {
+  if (test_tcp_caps(&loop)) {
     pair(&loop, &client, &addr);
     read_eof = 0;
     shutdown_status = 1;
@@ -397,7 +373,7 @@ static void test_close_cancels_queued_write(void **state) {
   char *big;
   (void)state;
   test_loop_init(&loop);
-  if (tcp_caps(&loop)) {
+  if (test_tcp_caps(&loop)) {
     big = calloc(1, len);
     assert_non_null(big);
     pair(&loop, &client, &addr);
@@ -424,7 +400,7 @@ static void test_names_and_options(void **state) {
   async_buf_t b = {"ping", 4};
   (void)state;
   test_loop_init(&loop);
-  if (tcp_caps(&loop)) {
+  if (test_tcp_caps(&loop)) {
     pair(&loop, &client, &addr);
     len = (int)sizeof(peer);
     assert_int_equal(async_tcp_getpeername(&client, (struct sockaddr *)&peer, &len), 0);
@@ -451,7 +427,7 @@ static void test_bad_input(void **state) {
   async_write_t w;
   (void)state;
   test_loop_init(&loop);
-  if (tcp_caps(&loop)) {
+  if (test_tcp_caps(&loop)) {
     assert_int_equal(async_tcp_init(NULL, &t), ASYNC_EINVAL);
     assert_int_equal(async_tcp_init_ex(&loop, &t, 12345), ASYNC_EINVAL);
     assert_int_equal(async_tcp_init(&loop, &t), 0);

@@ -15,25 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int tcp_caps(async_loop_t *loop) {
-  async_tcp_t t;
-  if (test_has_caps(loop, ASYNC_CAP_TCP))
-    return 1;
-  assert_int_equal(async_tcp_init(loop, &t), ASYNC_ENOTSUP);
-  return 0;
-}
-
-/* A listener on 127.0.0.1, port chosen by the system, into *addr. */
 static void listen_on(async_loop_t *loop, async_tcp_t *srv, struct sockaddr_in *addr,
                       async_connection_cb cb) {
-  int len = (int)sizeof(*addr);
-  memset(addr, 0, sizeof(*addr));
-  addr->sin_family = AF_INET;
-  addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  assert_int_equal(async_tcp_init(loop, srv), 0);
-  assert_int_equal(async_tcp_bind(srv, (struct sockaddr *)addr, 0), 0);
-  assert_int_equal(async_listen((async_stream_t *)srv, 128, cb), 0);
-  assert_int_equal(async_tcp_getsockname(srv, (struct sockaddr *)addr, &len), 0);
+  test_tcp_listen(loop, srv, addr, 128, cb);
 }
 
 static int port_of(const async_tcp_t *t, int peer) {
@@ -82,7 +66,7 @@ static void test_burst_of_clients(void **state) {
   struct sockaddr_in addr;
   (void)state;
   test_loop_init(&loop);
-  if (tcp_caps(&loop)) {
+  if (test_tcp_caps(&loop)) {
     reset_counts();
     listen_on(&loop, &srv, &addr, take);
     for (int i = 0; i < BURST; i++) {
@@ -137,7 +121,7 @@ static void test_close_listener_with_pending(void **state) {
   struct sockaddr_in addr;
   (void)state;
   test_loop_init(&loop);
-  if (tcp_caps(&loop)) {
+  if (test_tcp_caps(&loop)) {
     listen_on(&loop, &idle, &addr, leave_waiting);
     async_run(&loop, ASYNC_RUN_NOWAIT);
     async_close((async_handle_t *)&idle, NULL);
@@ -172,7 +156,7 @@ static void test_close_during_connect(void **state) {
   struct sockaddr_in addr;
   (void)state;
   test_loop_init(&loop);
-  if (tcp_caps(&loop)) {
+  if (test_tcp_caps(&loop)) {
     reset_counts();
     listen_on(&loop, &srv, &addr, leave_waiting);
     assert_int_equal(async_tcp_init(&loop, &clients[0]), 0);
@@ -219,7 +203,7 @@ static void test_close_cancels_each_write(void **state) {
   char *big;
   (void)state;
   test_loop_init(&loop);
-  if (tcp_caps(&loop)) {
+  if (test_tcp_caps(&loop)) {
     big = calloc(1, WRITE_SIZE);
     assert_non_null(big);
     pair(&loop);
@@ -265,7 +249,7 @@ static void test_peer_reset_mid_read(void **state) {
   async_buf_t b = {(char *)"abc", 3};
   (void)state;
   test_loop_init(&loop);
-  if (tcp_caps(&loop)) {
+  if (test_tcp_caps(&loop)) {
     pair(&loop);
     got = 0;
     read_end = 1;
@@ -299,7 +283,7 @@ static void test_open_connected_socket(void **state) {
   int fds[2];
   (void)state;
   test_loop_init(&loop);
-  if (tcp_caps(&loop)) {
+  if (test_tcp_caps(&loop)) {
     assert_int_equal(test_socket_pair(fds), 0);
     assert_int_equal(async_tcp_init(&loop, &a), 0);
     assert_int_equal(async_tcp_init(&loop, &b), 0);
