@@ -19,6 +19,7 @@ static void maybe_free(struct pipe_state *st) {
     return;
   async__free(st->name);
   async__free(st->uname);
+  async__free(st->rbuf);
   async__free(st);
 }
 

@@ -42,7 +42,7 @@ struct pipe_state {
   int named_here;        /* 1: bound or accepted here (its own name); 0: a client */
   HANDLE first;          /* the instance bind made (claims the name) */
   struct pipe_op read;   /* the one read */
-  char rbuf[BUF_SIZE];
+  char *rbuf;            /* a pipe's BUF_SIZE, made on its first read */
   DWORD rlen, roff;      /* bytes read and not yet delivered */
   int read_inflight;
   int read_end;          /* 0, or ASYNC_EOF / an error waiting to be delivered */
@@ -56,6 +56,7 @@ struct pipe_state {
   int waiting;
   int dispatching;       /* a packet's callbacks run: the handle may close meanwhile */
   int sock;              /* a TCP socket (tcp_iocp.c), not a pipe */
+  int sock_ready;        /* a zero-byte read completed: recv until drained */
   int family;            /* a listening socket's: that of the sockets it accepts into */
   unsigned naccepting;   /* a listening socket's AcceptEx in flight */
 };

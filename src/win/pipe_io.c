@@ -1,13 +1,21 @@
 /* Reading and writing of the completion streams (named pipes, see pipe.c,
- * and TCP sockets on IOCP, see tcp_iocp.c): one read in flight into the
- * stream's own buffer, whose bytes go to the callbacks from the loop, and
- * one overlapped write of a copy of each write's bytes. Pipes read and
- * write with ReadFile/WriteFile, sockets with WSARecv/WSASend. */
+ * and TCP sockets on IOCP, see tcp_iocp.c). One read is in flight at a
+ * time: a pipe's ReadFile into a buffer of its own, whose bytes go to the
+ * callbacks from the loop; a socket's zero-byte WSARecv, which holds no
+ * memory while the connection is idle, after which non-blocking recvs fill
+ * the caller's buffers. A write first sends what a socket takes at once;
+ * the rest (and every pipe write) is one overlapped WriteFile/WSASend of a
+ * copy of its bytes. */
 #include "pipe.h"
 
 #include <string.h>
 
 /* ---- reading ------------------------------------------------------------------- */
+
+static void deliver_cb(async_defer_t *d);
+
+/* Recvs per delivery after a zero-byte read, before other handles get a turn. */
+#define RECV_BATCH 32
 
 /* WSARecv's and WSASend's error is GetLastError()'s too (WSA_IO_PENDING is
  * ERROR_IO_PENDING), so both kinds share async__pipe_started. */
@@ -16,8 +24,8 @@ static BOOL read_op(struct pipe_state *st) {
   DWORD flags = 0;
   if (!st->sock)
     return ReadFile(st->h, st->rbuf, BUF_SIZE, NULL, &st->read.ov);
-  b.buf = st->rbuf;
-  b.len = BUF_SIZE;
+  b.buf = NULL; /* zero bytes: it completes once bytes, an end or an error wait */
+  b.len = 0;
   return WSARecv((SOCKET)st->h, &b, 1, NULL, &flags, &st->read.ov, NULL) == 0;
 }
 
@@ -31,6 +39,10 @@ static BOOL write_op(struct pipe_state *st, struct pipe_op *op) {
 }
 
 static void start_read(struct pipe_state *st) {
+  if (!st->sock && st->rbuf == NULL && (st->rbuf = async__malloc(BUF_SIZE)) == NULL) {
+    st->read_end = ASYNC_ENOMEM;
+    return;
+  }
   memset(&st->read.ov, 0, sizeof(st->read.ov));
   if (async__pipe_started(read_op(st))) {
     st->read_inflight = 1;
@@ -40,9 +52,67 @@ static void start_read(struct pipe_state *st) {
   st->read_end = GetLastError() == ERROR_BROKEN_PIPE ? ASYNC_EOF : async__pipe_sys_error();
 }
 
+/* Reading ends: with the caller's buffer, if one was taken for it. */
+static void end_read(async_stream_t *s, int end, const async_buf_t *buf) {
+  s->stream_flags_ &= ~(unsigned)(READING | (end == ASYNC_EOF ? READABLE : 0u));
+  async__handle_stop((async_handle_t *)s);
+  s->cb_.read(s, end, buf);
+}
+
+/* What one recv into buf found; 1 to go on. */
+static int recv_one(struct pipe_state *st, async_stream_t *s, async_buf_t *buf) {
+  int len = buf->len > 0x7fffffff ? 0x7fffffff : (int)buf->len;
+  int n = recv((SOCKET)st->h, buf->base, len, 0), err;
+  if (n > 0) {
+    st->sock_ready = n == len; /* a short recv drained the socket */
+    s->cb_.read(s, n, buf);
+    return !async__is_closing(s);
+  }
+  st->sock_ready = 0;
+  if (n == 0) {
+    st->read_end = ASYNC_EOF;
+    end_read(s, ASYNC_EOF, buf);
+    return 0;
+  }
+  err = WSAGetLastError();
+  if (err != WSAEWOULDBLOCK) {
+    st->read_end = async_translate_sys_error(err);
+    end_read(s, st->read_end, buf);
+    return 0;
+  }
+  s->cb_.read(s, 0, buf); /* the buffer comes back unused */
+  return 0;
+}
+
+/* A zero-byte read said the socket has something: recv it into the
+ * caller's buffers, RECV_BATCH at most before the loop's other handles. */
+static void recv_some(struct pipe_state *st) {
+  async_stream_t *s = st->s;
+  for (int i = 0; st->sock_ready && (s->stream_flags_ & READING); i++) {
+    async_buf_t buf = {NULL, 0};
+    if (i == RECV_BATCH) {
+      if (!async_defer_pending(&st->deliver))
+        async_defer(s->loop, &st->deliver, deliver_cb);
+      return;
+    }
+    s->alloc_cb_((async_handle_t *)s, BUF_SIZE, &buf);
+    if (buf.base == NULL || buf.len == 0) {
+      s->cb_.read(s, ASYNC_ENOBUFS, &buf);
+      return;
+    }
+    if (!recv_one(st, s, &buf))
+      return;
+  }
+}
+
 /* Hands what was read to the stream's callbacks while it reads. */
 static void deliver(struct pipe_state *st) {
   async_stream_t *s = st->s;
+  if (s != NULL && st->sock_ready && (s->stream_flags_ & READING)) {
+    recv_some(st);
+    if (st->sock_ready || async__is_closing(s) || !(s->stream_flags_ & READING))
+      return; /* more later, or the stream stopped or ended meanwhile */
+  }
   while (s != NULL && (s->stream_flags_ & READING) && st->roff < st->rlen) {
     async_buf_t buf = {NULL, 0};
     size_t n = st->rlen - st->roff;
@@ -63,10 +133,7 @@ static void deliver(struct pipe_state *st) {
     return;
   if (st->read_end != 0) {
     async_buf_t none = {NULL, 0};
-    int end = st->read_end;
-    s->stream_flags_ &= ~(unsigned)(READING | (end == ASYNC_EOF ? READABLE : 0u));
-    async__handle_stop((async_handle_t *)s);
-    s->cb_.read(s, end, &none);
+    end_read(s, st->read_end, &none);
     return;
   }
   if (!st->read_inflight) {
@@ -82,8 +149,8 @@ void async__pipe_read_done(struct pipe_state *st, DWORD err, DWORD n) {
   st->read_inflight = 0;
   if (st->s == NULL)
     return;
-  if (err == 0 && n == 0 && st->sock) {
-    st->read_end = ASYNC_EOF; /* a socket's orderly end */
+  if (err == 0 && st->sock) {
+    st->sock_ready = 1; /* bytes, an end or an error wait: recv says which */
   } else if (err == 0) {
     st->rlen = n;
     st->roff = 0;
@@ -103,7 +170,7 @@ int async__pipe_read_start(async_stream_t *s, async_alloc_cb alloc_cb, async_rea
     return err;
   async__handle_start((async_handle_t *)s);
   /* Bytes kept from before, or an end, go out from the loop; otherwise read. */
-  if (st->roff < st->rlen || st->read_end != 0) {
+  if (st->roff < st->rlen || st->read_end != 0 || st->sock_ready) {
     if (!async_defer_pending(&st->deliver))
       async_defer(s->loop, &st->deliver, deliver_cb);
   } else if (!st->read_inflight) {
