@@ -4,7 +4,8 @@
  * Callbacks of finished writes, shutdowns and connects run from the loop,
  * never inside the call. The system calls are the world's, inline from its
  * stream_os.h (src/unix: pipes, ttys, TCP and Unix sockets, fds passed over
- * IPC; src/win: TCP sockets, while named pipes go to src/win/pipe.c). */
+ * IPC; src/win: TCP sockets on the select backend, while named pipes and
+ * IOCP's sockets go to the completion engine of src/win/pipe.c). */
 #include "sock.h"
 
 #include <string.h>

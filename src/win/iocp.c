@@ -35,9 +35,8 @@ static int iocp_init(async_loop_t *loop) {
   }
   if (async__afd_open(&st->afd, st->port, AFD_KEY) != 0) {
     st->afd = NULL;
-    /* TCP and UDP run on socket readiness too. */
-    loop->caps_ &= ~(unsigned)(ASYNC_CAP_FD_WATCH | ASYNC_CAP_HANGUP | ASYNC_CAP_TCP |
-                               ASYNC_CAP_UDP);
+    /* UDP runs on socket readiness too; TCP is completion-based (tcp_iocp.c). */
+    loop->caps_ &= ~(unsigned)(ASYNC_CAP_FD_WATCH | ASYNC_CAP_HANGUP | ASYNC_CAP_UDP);
   }
   loop->backend_state_ = st;
   loop->wake_fn_ = post_wake;

@@ -1,12 +1,14 @@
 /* Pipes on Windows: named pipes (\\.\pipe\name) with overlapped I/O that
- * completes on the IOCP loop's port. Completion-based, unlike TCP: a
- * server keeps several instances waiting in ConnectNamedPipe, a connected
- * end has at most one ReadFile in flight into a buffer of its own, and
- * every write goes out as a WriteFile of a copy of its bytes. The kernel
- * writes into those buffers until each operation's packet arrives, so they
- * live in a state block that outlives the handle when needed: closing
- * cancels what is in flight, completes every request once with
- * ASYNC_ECANCELED at once, and the block is freed by the last packet. */
+ * completes on the IOCP loop's port. Completion-based, like TCP on IOCP
+ * (tcp_iocp.c), whose sockets share this engine's state blocks, packets
+ * and closing: a server keeps several instances waiting in
+ * ConnectNamedPipe, a connected end has at most one ReadFile in flight
+ * into a buffer of its own, and every write goes out as a WriteFile of a
+ * copy of its bytes. The kernel writes into those buffers until each
+ * operation's packet arrives, so they live in a state block that outlives
+ * the handle when needed: closing cancels what is in flight, completes
+ * every request once with ASYNC_ECANCELED at once, and the block is freed
+ * by the last packet. */
 #include "pipe.h"
 
 #include <stdio.h>

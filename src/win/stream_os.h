@@ -1,6 +1,6 @@
 /* The Winsock I/O under src/sock/stream.c: non-blocking recv, WSASend,
- * accept and connect on sockets driven by the loop's socket watcher (AFD
- * polls on IOCP, select's sets on select). Private to stream.c (it uses
+ * accept and connect on sockets driven by select's sets (on IOCP, TCP
+ * streams are completion-based: src/win/tcp_iocp.c). Private to stream.c (it uses
  * stream.c's flag names) and inline there. Named pipes are not streams of
  * this kind: src/win/stream.c hands them to pipe.c before the socket
  * stream calls, which therefore carry other names here. */

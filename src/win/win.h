@@ -36,8 +36,9 @@ int async__afd_modify(async_loop_t *loop, struct async__afd *afd, SOCKET sock, u
 void async__afd_done(async_loop_t *loop, struct async__afd *afd, OVERLAPPED *ov);
 
 /* src/sock/stream.c: the socket streams, under these names on Windows;
- * stream.c hands pipes to pipe.c and sockets to these. The internal stream
- * functions both use are declared in src/sock/sock.h. */
+ * stream.c hands pipes and IOCP's sockets to pipe.c's engine and select's
+ * sockets to these. The internal stream functions both use are declared
+ * in src/sock/sock.h. */
 int async__sock_listen(async_stream_t *s, int backlog, async_connection_cb cb);
 int async__sock_accept(async_stream_t *server, async_stream_t *client);
 int async__sock_read_start(async_stream_t *s, async_alloc_cb alloc_cb, async_read_cb read_cb);
