@@ -124,10 +124,17 @@ int async__tcp_listen(async_stream_t *s, int backlog, async_connection_cb cb) {
   return 0;
 }
 
+/* A client that gave up before it was taken is nobody's business. */
+static int gave_up(DWORD err) {
+  return err == ERROR_NETNAME_DELETED || err == ERROR_CONNECTION_ABORTED ||
+         err == ERROR_OPERATION_ABORTED || err == WSAECONNRESET;
+}
+
 static void accept_done(struct pipe_state *st, struct pipe_op *op, DWORD err) {
   async_stream_t *s = st->s;
   SOCKET c = (SOCKET)op->h;
   SOCKET listener = (SOCKET)st->h;
+  int refill;
   async__list_remove(&op->link);
   async__free(op);
   st->naccepting--;
@@ -138,18 +145,17 @@ static void accept_done(struct pipe_state *st, struct pipe_op *op, DWORD err) {
   if (err == 0 && setsockopt(c, SOL_SOCKET, SO_UPDATE_ACCEPT_CONTEXT, (const char *)&listener,
                              (int)sizeof(listener)) != 0)
     err = (DWORD)WSAGetLastError();
-  if (err != 0) {
+  if (err != 0)
     closesocket(c);
-    top_up(st);
-    /* A client that gave up before it was taken is nobody's business. */
-    if (err != ERROR_OPERATION_ABORTED && err != ERROR_NETNAME_DELETED &&
-        err != ERROR_CONNECTION_ABORTED && err != WSAECONNRESET)
-      s->connection_cb_(s, async_translate_sys_error((int)err));
-    return;
-  }
-  st->ready[st->nready++] = (HANDLE)c;
-  top_up(st);
-  s->connection_cb_(s, 0);
+  else
+    st->ready[st->nready++] = (HANDLE)c;
+  refill = top_up(st);
+  if (err == 0 || !gave_up(err))
+    s->connection_cb_(s, err == 0 ? 0 : async_translate_sys_error((int)err));
+  /* No accept is left waiting (out of sockets, say): the listener would
+   * wait for nothing without a word. */
+  if (refill != 0 && st->s != NULL && (s->stream_flags_ & LISTENING))
+    s->connection_cb_(s, refill);
 }
 
 int async__tcp_accept(async_stream_t *server, async_stream_t *client) {
