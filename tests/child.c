@@ -8,6 +8,7 @@
  *   cwd            prints the current directory
  *   sleep MS       sleeps MS milliseconds, then exits 0
  *   args ARGS...   prints each argument as [arg] on a line of its own
+ *   argv0          prints argv[0] as [argv0]
  *   pid            prints its own process id
  *   injob          Windows: 1 if the process is in a job object, else 0;
  *                  elsewhere "-"
@@ -102,6 +103,8 @@ int main(int argc, char **argv) {
   } else if (strcmp(mode, "args") == 0) {
     for (int i = 2; i < argc; i++)
       printf("[%s]\n", argv[i]);
+  } else if (strcmp(mode, "argv0") == 0) {
+    printf("[%s]\n", argv[0]);
   } else if (strcmp(mode, "pid") == 0) {
 #if defined(_WIN32)
     printf("%lu\n", (unsigned long)GetCurrentProcessId());
