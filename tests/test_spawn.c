@@ -92,19 +92,36 @@ static int supported(void) {
   return has;
 }
 
-static int run_args(char **args, struct test_capture *out, struct test_exit *e) {
+/* How a child runs besides its args; NULL and 0 keep the defaults (file:
+ * args[0]). */
+struct how {
+  const char *file;
+  char **env;
+  const char *cwd;
+  unsigned flags;
+};
+
+/* Runs args as how says (NULL: the defaults) with stdout captured. */
+static int run_how(char **args, const struct how *how, struct test_capture *out,
+                   struct test_exit *e) {
   async_process_options_t o;
   async_stdio_t stdio[3];
   async_pipe_t placeholder; /* replaced by test_spawn_run */
   opts_init(&o, stdio, args, &placeholder);
+  if (how != NULL) {
+    o.file = how->file != NULL ? how->file : args[0];
+    o.env = how->env;
+    o.cwd = how->cwd;
+    o.flags = how->flags;
+  }
   return test_spawn_run(&o, out, e);
 }
 
-/* Runs args, asserts a clean exit and returns the output (free it). */
-static char *output_of(char **args) {
+/* Runs args as how says, asserts a clean exit and returns the output (free it). */
+static char *output_how(char **args, const struct how *how) {
   struct test_capture out = {0};
   struct test_exit e;
-  assert_int_equal(run_args(args, &out, &e), 0);
+  assert_int_equal(run_how(args, how, &out, &e), 0);
   assert_int_equal(e.calls, 1);
   assert_int_equal(e.status, 0);
   assert_int_equal(e.signal, 0);
@@ -112,6 +129,8 @@ static char *output_of(char **args) {
   assert_int_equal(out.errors, 0);
   return out.buf != NULL ? out.buf : calloc(1, 1);
 }
+
+static char *output_of(char **args) { return output_how(args, NULL); }
 
 /* ---- capability -------------------------------------------------------------------- */
 
@@ -151,7 +170,7 @@ static void check_exit(const char *code, int64_t want) {
   struct test_exit e;
   if (!supported())
     return;
-  assert_int_equal(run_args(args, &out, &e), 0);
+  assert_int_equal(run_how(args, NULL, &out, &e), 0);
   assert_int_equal(e.calls, 1);
   assert_int_equal(e.status, want);
   assert_int_equal(e.signal, 0);
@@ -272,16 +291,10 @@ static void test_async_kill_pid(void **state) {
 
 static int spawn_error(char *file, const char *cwd, char **env) {
   char *args[] = {file, (char *)"exit", (char *)"0", NULL};
-  async_process_options_t o;
-  async_stdio_t stdio[3];
-  async_pipe_t placeholder; /* replaced by test_spawn_run */
+  struct how how = {NULL, env, cwd, 0};
   struct test_capture out = {0};
   struct test_exit e;
-  int err;
-  opts_init(&o, stdio, args, &placeholder);
-  o.cwd = cwd;
-  o.env = env;
-  err = test_spawn_run(&o, &out, &e);
+  int err = run_how(args, &how, &out, &e);
   assert_int_equal(e.calls, err == 0 ? 1 : 0);
   test_capture_reset(&out);
   return err;
@@ -317,24 +330,18 @@ static void test_env_honoured(void **state) {
                  NULL};
   char *args[] = {CHILD, (char *)"env", (char *)"ASYNC_SPAWN_VAR", NULL};
   char *args2[] = {CHILD, (char *)"env", (char *)"ASYNC_SPAWN_INHERITED", NULL};
-  async_process_options_t o;
-  async_stdio_t stdio[3];
-  async_pipe_t placeholder; /* replaced by test_spawn_run */
-  struct test_capture out = {0};
-  struct test_exit e;
+  struct how how = {NULL, env, NULL, 0};
+  char *out;
   (void)state;
   if (!supported())
     return;
   test_setenv("ASYNC_SPAWN_INHERITED", "parent");
-  opts_init(&o, stdio, args, &placeholder);
-  o.env = env;
-  assert_int_equal(test_spawn_run(&o, &out, &e), 0);
-  assert_int_equal(e.status, 0);
-  assert_string_equal(out.buf, "hello there\n");
-  o.args = args2; /* the parent's variables are not there */
-  assert_int_equal(test_spawn_run(&o, &out, &e), 0);
-  assert_string_equal(out.buf, "(unset)\n");
-  test_capture_reset(&out);
+  out = output_how(args, &how);
+  assert_string_equal(out, "hello there\n");
+  free(out);
+  out = output_how(args2, &how); /* the parent's variables are not there */
+  assert_string_equal(out, "(unset)\n");
+  free(out);
   test_setenv("ASYNC_SPAWN_INHERITED", NULL);
 }
 
@@ -367,44 +374,33 @@ static int same_path(const char *a, const char *b) {
 
 static void test_cwd_honoured(void **state) {
   char *args[] = {CHILD, (char *)"cwd", NULL};
-  async_process_options_t o;
-  async_stdio_t stdio[3];
-  async_pipe_t placeholder; /* replaced by test_spawn_run */
-  struct test_capture out = {0};
-  struct test_exit e;
+  struct how how = {NULL, NULL, CHILD_DIR, 0};
+  char *out;
+  size_t len;
   (void)state;
   if (!supported())
     return;
-  opts_init(&o, stdio, args, &placeholder);
-  o.cwd = CHILD_DIR;
-  assert_int_equal(test_spawn_run(&o, &out, &e), 0);
-  assert_int_equal(e.status, 0);
-  assert_non_null(out.buf);
-  assert_true(out.len > 1 && out.buf[out.len - 1] == '\n');
-  out.buf[out.len - 1] = '\0';
-  if (!same_path(out.buf, CHILD_DIR))
-    fail_msg("cwd '%s', want '%s'", out.buf, CHILD_DIR);
-  test_capture_reset(&out);
+  out = output_how(args, &how);
+  len = strlen(out);
+  assert_true(len > 1 && out[len - 1] == '\n');
+  out[len - 1] = '\0';
+  if (!same_path(out, CHILD_DIR))
+    fail_msg("cwd '%s', want '%s'", out, CHILD_DIR);
+  free(out);
 }
 
 /* A bare name is looked up in env's PATH (on Windows ".exe" is added). */
 static void test_path_lookup(void **state) {
   char *env[] = {(char *)"PATH=" CHILD_DIR, NULL};
   char *args[] = {(char *)"child", (char *)"echo", (char *)"found", NULL};
-  async_process_options_t o;
-  async_stdio_t stdio[3];
-  async_pipe_t placeholder; /* replaced by test_spawn_run */
-  struct test_capture out = {0};
-  struct test_exit e;
+  struct how how = {NULL, env, NULL, 0};
+  char *out;
   (void)state;
   if (!supported())
     return;
-  opts_init(&o, stdio, args, &placeholder);
-  o.env = env;
-  assert_int_equal(test_spawn_run(&o, &out, &e), 0);
-  assert_int_equal(e.status, 0);
-  assert_string_equal(out.buf, "found\n");
-  test_capture_reset(&out);
+  out = output_how(args, &how);
+  assert_string_equal(out, "found\n");
+  free(out);
 }
 
 /* ---- arguments ---------------------------------------------------------------------- */
@@ -437,27 +433,25 @@ static void test_args_round_trip(void **state) {
 static void test_argv0(void **state) {
   char *args[] = {(char *)"my dir\\child", (char *)"argv0", NULL};
   char *quoted[] = {(char *)"say \"hi\"", (char *)"argv0", NULL};
-  async_process_options_t o;
-  async_stdio_t stdio[3];
-  async_pipe_t placeholder; /* replaced by test_spawn_run */
-  struct test_capture out = {0};
-  struct test_exit e;
+  struct how how = {CHILD, NULL, NULL, 0};
+  char *out;
   (void)state;
   if (!supported())
     return;
-  opts_init(&o, stdio, args, &placeholder);
-  o.file = CHILD;
-  assert_int_equal(test_spawn_run(&o, &out, &e), 0);
-  assert_int_equal(e.status, 0);
-  assert_string_equal(out.buf, "[my dir\\child]\n");
-  o.args = quoted;
+  out = output_how(args, &how);
+  assert_string_equal(out, "[my dir\\child]\n");
+  free(out);
 #if defined(_WIN32)
-  assert_int_equal(test_spawn_run(&o, &out, &e), ASYNC_EINVAL);
+  {
+    struct test_capture cap = {0};
+    struct test_exit e;
+    assert_int_equal(run_how(quoted, &how, &cap, &e), ASYNC_EINVAL);
+  }
 #else
-  assert_int_equal(test_spawn_run(&o, &out, &e), 0);
-  assert_string_equal(out.buf, "[say \"hi\"]\n");
+  out = output_how(quoted, &how);
+  assert_string_equal(out, "[say \"hi\"]\n");
+  free(out);
 #endif
-  test_capture_reset(&out);
 }
 
 /* Nothing after the mode: the child's argv ends there. */
@@ -874,32 +868,22 @@ static void test_inherits_only_stdio(void **state) {
  * it: child.c's "injob" says so (when the system has jobs: "?" otherwise). */
 static void test_detached(void **state) {
   char *args[] = {CHILD, (char *)"injob", NULL};
-  async_process_options_t o;
-  async_stdio_t stdio[3];
-  async_pipe_t placeholder; /* replaced by test_spawn_run */
-  struct test_capture out = {0};
-  struct test_exit e;
-  char attached[8];
+  struct how how = {NULL, NULL, NULL, ASYNC_PROCESS_DETACHED};
+  char *attached, *detached;
   (void)state;
   if (!supported())
     return;
-  opts_init(&o, stdio, args, &placeholder);
-  assert_int_equal(test_spawn_run(&o, &out, &e), 0);
-  assert_non_null(out.buf);
-  snprintf(attached, sizeof(attached), "%s", out.buf);
-  o.flags = ASYNC_PROCESS_DETACHED;
-  assert_int_equal(test_spawn_run(&o, &out, &e), 0);
-  assert_int_equal(e.calls, 1);
-  assert_int_equal(e.status, 0);
-  assert_non_null(out.buf);
+  attached = output_of(args);
+  detached = output_how(args, &how);
 #if defined(_WIN32)
   assert_string_equal(attached, "1\n");
-  assert_string_equal(out.buf, "0\n");
+  assert_string_equal(detached, "0\n");
 #else
   assert_string_equal(attached, "-\n");
-  assert_string_equal(out.buf, "-\n");
+  assert_string_equal(detached, "-\n");
 #endif
-  test_capture_reset(&out);
+  free(attached);
+  free(detached);
 }
 
 /* ---- what differs by platform ----------------------------------------------------- */
