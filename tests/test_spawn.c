@@ -1,10 +1,12 @@
 /* Subprocesses, portably: the same cases on every backend of every platform,
- * with tests/child.c as the child (CHILD_PATH, CHILD_DIR come from meson).
+ * with tests/child.c as the child (CHILD_PATH, CHILD_DIR and this program's
+ * own SELF_PATH come from meson).
  * A backend without ASYNC_CAP_PROCESS must refuse every spawn with
  * ASYNC_ENOTSUP: each test then asserts that and ends. Output, exit codes,
  * kills, synchronous errors, env, cwd, PATH, argument quoting, a 1 MiB
  * round trip through a child, concurrent children, handles closed early,
- * inherited fds/handles, detached children and bad input. */
+ * inherited fds/handles, detached children, children ending with their
+ * parent (Windows' job) and bad input. */
 #include "helper.h"
 
 #include <signal.h>
@@ -23,6 +25,8 @@
 #endif
 
 #define CHILD ((char *)CHILD_PATH)
+
+#define SELF ((char *)SELF_PATH) /* this program, for test_children_end_with_parent */
 
 /* ---- helpers -------------------------------------------------------------------- */
 
@@ -52,6 +56,10 @@ static int64_t killed_status(int sig) {
   (void)sig;
   return 0;
 #endif
+}
+
+static void start_capture(async_pipe_t *pipe) {
+  assert_int_equal(async_read_start((async_stream_t *)pipe, test_alloc_slab, test_capture_read), 0);
 }
 
 /* Options for args: stdin NUL, stdout into out (when given), stderr the
@@ -519,7 +527,7 @@ static void test_cat_round_trip(void **state) {
   outp.data = &out;
   p.data = &e;
   assert_int_equal(async_spawn(&loop, &p, &o), 0);
-  assert_int_equal(async_read_start((async_stream_t *)&outp, test_alloc_slab, test_capture_read), 0);
+  start_capture(&outp);
   buf.base = pm.data;
   buf.len = BIG;
   pm.req.data = &pm;
@@ -564,7 +572,7 @@ static void test_concurrent_children(void **state) {
     opts_init(&o, stdio, args, &pipes[i]);
     p[i].data = &e[i];
     assert_int_equal(async_spawn(&loop, &p[i], &o), 0);
-    assert_int_equal(async_read_start((async_stream_t *)&pipes[i], test_alloc_slab, test_capture_read), 0);
+    start_capture(&pipes[i]);
   }
   assert_int_equal(async_run(&loop, ASYNC_RUN_DEFAULT), 0);
   for (int i = 0; i < NCHILD; i++) {
@@ -677,7 +685,7 @@ static void test_get_pid(void **state) {
   assert_int_equal(async_spawn(&loop, &p, &o), 0);
   assert_int_equal(async_process_get_pid(&p), p.pid);
   snprintf(want, sizeof(want), "%d\n", p.pid);
-  assert_int_equal(async_read_start((async_stream_t *)&pipe, test_alloc_slab, test_capture_read), 0);
+  start_capture(&pipe);
   assert_int_equal(async_run(&loop, ASYNC_RUN_DEFAULT), 0);
   assert_string_equal(out.buf, want);
   test_loop_close(&loop);
@@ -793,7 +801,7 @@ static void check_inherit(int as_stream) {
     async_close((async_handle_t *)&writer, NULL);
   else
     close_fd(fds[1]); /* the child's copy is the last writer */
-  assert_int_equal(async_read_start((async_stream_t *)&reader, test_alloc_slab, test_capture_read), 0);
+  start_capture(&reader);
   assert_int_equal(async_run(&loop, ASYNC_RUN_DEFAULT), 0);
   assert_int_equal(e.calls, 1);
   assert_int_equal(e.status, 0);
@@ -886,6 +894,55 @@ static void test_detached(void **state) {
   free(detached);
 }
 
+/* ---- ending with the parent ---------------------------------------------------------- */
+
+/* This program run with "orphan-parent": starts two sleeping children, one
+ * of them detached, prints their pids and ends without closing anything. */
+static int orphan_parent(void) {
+  char *args[] = {CHILD, (char *)"sleep", (char *)"60000", NULL};
+  async_loop_t loop;
+  async_process_t attached, detached;
+  async_process_options_t o;
+  async_stdio_t stdio[3];
+  if (async_loop_init(&loop, NULL) != 0)
+    return 1;
+  opts_init(&o, stdio, args, NULL); /* stdout NUL: the test's pipe ends with this program */
+  o.exit_cb = NULL;
+  if (async_spawn(&loop, &attached, &o) != 0)
+    return 2;
+  o.flags = ASYNC_PROCESS_DETACHED;
+  if (async_spawn(&loop, &detached, &o) != 0)
+    return 3;
+  printf("%d %d\n", attached.pid, detached.pid);
+  fflush(stdout);
+  _Exit(0);
+}
+
+/* On Windows the children are in the library's job, which the system
+ * closes when their parent ends, however it ends: the attached child ends
+ * with it, the detached one lives on. Unix has no such thing (orphans go
+ * to init), as docs/process.md says. */
+static void test_children_end_with_parent(void **state) {
+  char *args[] = {SELF, (char *)"orphan-parent", NULL};
+  char *out;
+  int attached = 0, detached = 0;
+  (void)state;
+  if (!supported())
+    return;
+  out = output_of(args);
+  assert_int_equal(sscanf(out, "%d %d", &attached, &detached), 2);
+  free(out);
+#if defined(_WIN32)
+  for (int i = 0; i < 500 && async_kill(attached, 0) == 0; i++)
+    sleep_ms(10);
+  assert_int_equal(async_kill(attached, 0), ASYNC_ESRCH);
+#else
+  assert_int_equal(async_kill(attached, SIGKILL), 0);
+#endif
+  assert_int_equal(async_kill(detached, 0), 0);
+  assert_int_equal(async_kill(detached, SIGKILL), 0);
+}
+
 /* ---- what differs by platform ----------------------------------------------------- */
 
 /* Windows has no uids and passes only three stdio handles: those ask for
@@ -960,7 +1017,12 @@ static const struct CMUnitTest tests[] = {
   TEST(test_inherit_bad_fd),
   TEST(test_inherits_only_stdio),
   TEST(test_detached),
+  TEST(test_children_end_with_parent),
   TEST(test_platform_limits),
 };
 
-TEST_MAIN("spawn", tests)
+int main(int argc, char **argv) {
+  if (argc > 1 && strcmp(argv[1], "orphan-parent") == 0)
+    return orphan_parent();
+  return test_run_group("spawn", tests, sizeof(tests) / sizeof(tests[0]));
+}

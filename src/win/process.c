@@ -103,7 +103,8 @@ static int create_error(void) {
 
 /* Console handles of Windows 7 (values ending in binary 11) are no kernel
  * handles: a handle list refuses them, and the console passes them on. */
-static int create(struct call *c, const struct async__stdio *pl, unsigned flags, PROCESS_INFORMATION *pi) {
+static int create(struct call *c, const struct async__stdio *pl, unsigned flags,
+                  PROCESS_INFORMATION *pi) {
   STARTUPINFOEXW si;
   HANDLE list[ASYNC__NSTD];
   DWORD n = 0, cf = CREATE_UNICODE_ENVIRONMENT | EXTENDED_STARTUPINFO_PRESENT | CREATE_SUSPENDED;
