@@ -666,6 +666,7 @@ struct async_loop_s {
   uint32_t active_reqs_;
   uint32_t active_timer_refs_;   /* the part of active_refs_ that is timers */
   uint32_t walk_gen_;
+  uint32_t starved_;             /* listeners waiting for a handle to close (out of fds) */
   uint16_t flags_;
   uint16_t clock_;
   int running_;
@@ -934,8 +935,9 @@ struct async_tcp_s {
 /* Listens for connections (backlog as listen(2)); cb runs for each one.
  * Accepts up to 1,024 connections per wakeup. Out of fds (EMFILE/ENFILE), the
  * pending connection is accepted and dropped with a spare fd the stream
- * keeps, cb gets ASYNC_EMFILE, and accepting goes on: no busy loop.
- * ASYNC_EINVAL (NULL, closing, no fd, reading or writing), ASYNC_EALREADY
+ * keeps, cb gets ASYNC_EMFILE, and accepting goes on: no busy loop. With no
+ * spare to use, cb gets ASYNC_EMFILE once and the listener waits until a
+ * handle of the loop closes. ASYNC_EINVAL (NULL, closing, no fd, reading or writing), ASYNC_EALREADY
  * (already listening), system errors. */
 ASYNC_EXTERN int async_listen(async_stream_t *stream, int backlog, async_connection_cb cb);
 /* Hands the connection waiting on server to client (an initialised handle

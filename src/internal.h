@@ -189,6 +189,8 @@ void async__udp_close(async_udp_t *udp);
 void async__udp_finish_close(async_udp_t *udp);
 void async__stream_close(async_stream_t *s);
 void async__stream_finish_close(async_stream_t *s);
+/* Listeners that ran out of fds watch again (a handle of the loop closed). */
+void async__streams_unstarve(async_loop_t *loop);
 int async__wakeup_close_ready(const async_wakeup_t *w);
 /* wakeup.c: runs the callbacks of the pending wakeup handles. */
 void async__wakeups_run(async_loop_t *loop);
