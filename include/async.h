@@ -570,14 +570,20 @@ ASYNC_EXTERN int async_signal_stop(async_signal_t *h);
 typedef void (*async_exit_cb)(async_process_t *process, int64_t exit_status, int term_signal);
 
 enum async_process_flags {
-  ASYNC_PROCESS_SETUID = 1,  /* run as options->uid (fork+exec path) */
-  ASYNC_PROCESS_SETGID = 2,  /* run with options->gid, no supplementary groups */
-  ASYNC_PROCESS_DETACHED = 4 /* new session (setsid): the child leads its own group */
+  ASYNC_PROCESS_SETUID = 1,  /* run as options->uid (fork+exec path); Windows: ENOTSUP */
+  ASYNC_PROCESS_SETGID = 2,  /* run with options->gid, no supplementary groups; Windows: ENOTSUP */
+  ASYNC_PROCESS_DETACHED = 4 /* new session (setsid): the child leads its own group.
+                              * Windows: no console, a new process group, out of the
+                              * job that ends the other children with the parent */
 };
 
 /* What the child's fd i is (async_stdio_t.flags). Exactly one of IGNORE,
  * CREATE_PIPE, INHERIT_FD, INHERIT_STREAM; CREATE_PIPE takes READABLE_PIPE
- * and/or WRITABLE_PIPE, seen from the child (stdin: READABLE_PIPE). */
+ * and/or WRITABLE_PIPE, seen from the child (stdin: READABLE_PIPE).
+ * Windows: only stdin, stdout and stderr exist (later entries must be
+ * IGNORE, else ENOTSUP); IGNORE is NUL; INHERIT_FD takes a HANDLE value,
+ * where 0, 1 and 2 mean the parent's standard handles; CREATE_PIPE is a
+ * named pipe. The child inherits these handles and no others. */
 enum async_stdio_flags {
   ASYNC_IGNORE = 0,          /* /dev/null */
   ASYNC_CREATE_PIPE = 1,     /* data.stream: an async_pipe_init'ed pipe without an fd */
@@ -622,13 +628,22 @@ struct async_process_s {
  * behind (the handle is then not initialised): ASYNC_EINVAL (NULL loop,
  * process, options, file or args, a bad stdio entry or flag), ASYNC_ENOENT
  * (no such executable or cwd), ASYNC_EACCES, ASYNC_EPERM (uid/gid), ASYNC_ENOTSUP
- * without ASYNC_CAP_PROCESS, ASYNC_ENOMEM, ASYNC_EMFILE, other exec errors. */
+ * without ASYNC_CAP_PROCESS, ASYNC_ENOMEM, ASYNC_EMFILE, other exec errors.
+ * Windows (IOCP only; docs/process.md): CreateProcessW with each argument
+ * quoted for the C runtime's argv parser (a '"' in args[0] is EINVAL); a
+ * bare file name is searched in PATH, also with ".exe" appended; children
+ * end with the parent process (a job object) unless DETACHED. */
 ASYNC_EXTERN int async_spawn(async_loop_t *loop, async_process_t *process,
                              const async_process_options_t *options);
 /* Sends signum to the child. ASYNC_ESRCH once it has exited, ASYNC_EINVAL
- * (NULL, closing handle, bad signum), system errors from kill(2). */
+ * (NULL, closing handle, bad signum), system errors from kill(2).
+ * Windows: SIGHUP, SIGINT, SIGQUIT, SIGKILL (9) and SIGTERM end the child
+ * with TerminateProcess (exit code 128 + signum; exit_cb gets term_signal
+ * = signum), 0 checks it runs, other signals up to 64 are ASYNC_ENOTSUP. */
 ASYNC_EXTERN int async_process_kill(async_process_t *process, int signum);
-/* kill(2) for any pid: 0 or ASYNC_ESRCH, ASYNC_EPERM, ASYNC_EINVAL. */
+/* kill(2) for any pid: 0 or ASYNC_ESRCH, ASYNC_EPERM, ASYNC_EINVAL.
+ * Windows: as async_process_kill, through OpenProcess; pids <= 0 (process
+ * groups) are ASYNC_ENOTSUP. */
 ASYNC_EXTERN int async_kill(int pid, int signum);
 /* The child's pid (0 for NULL). */
 ASYNC_EXTERN int async_process_get_pid(const async_process_t *process);
@@ -651,6 +666,7 @@ struct async_loop_s {
   uint32_t active_reqs_;
   uint32_t active_timer_refs_;   /* the part of active_refs_ that is timers */
   uint32_t walk_gen_;
+  uint32_t starved_;             /* listeners waiting for a handle to close (out of fds) */
   uint16_t flags_;
   uint16_t clock_;
   int running_;
@@ -919,8 +935,9 @@ struct async_tcp_s {
 /* Listens for connections (backlog as listen(2)); cb runs for each one.
  * Accepts up to 1,024 connections per wakeup. Out of fds (EMFILE/ENFILE), the
  * pending connection is accepted and dropped with a spare fd the stream
- * keeps, cb gets ASYNC_EMFILE, and accepting goes on: no busy loop.
- * ASYNC_EINVAL (NULL, closing, no fd, reading or writing), ASYNC_EALREADY
+ * keeps, cb gets ASYNC_EMFILE, and accepting goes on: no busy loop. With no
+ * spare to use, cb gets ASYNC_EMFILE once and the listener waits until a
+ * handle of the loop closes. ASYNC_EINVAL (NULL, closing, no fd, reading or writing), ASYNC_EALREADY
  * (already listening), system errors. */
 ASYNC_EXTERN int async_listen(async_stream_t *stream, int backlog, async_connection_cb cb);
 /* Hands the connection waiting on server to client (an initialised handle

@@ -127,6 +127,8 @@ int async_close(async_handle_t *h, async_close_cb close_cb) {
   closing_push(loop, h);
   loop->flags_ &= (uint16_t)~ASYNC__LOOP_CLOSE_WAIT; /* this one is ready now */
   loop->walk_gen_++;
+  if (ASYNC__UNLIKELY(loop->starved_ != 0))
+    async__streams_unstarve(loop);
   return 0;
 }
 

@@ -147,6 +147,13 @@ void async__hook_close(struct async_hook_s *hook);
 /* loop.c */
 uint64_t async__clock_now(const async_loop_t *loop);
 
+/* spawn_check.c: async_spawn's checks that mean the same on every platform
+ * (NULLs, flags, stdio entries, the capability bit, an empty file), in the
+ * order of the error table in docs/api.md; an inherited fd is only checked
+ * for being negative. 0 or the error. */
+int async__spawn_check(async_loop_t *loop, async_process_t *p, const async_process_options_t *o,
+                       int max_stdio);
+
 /* threadpool.c; dns.c finishes its own requests on the loop thread. */
 int async__work_submit(async_loop_t *loop, async_req_t *req, async_req_type type,
                        async_work_cb work);
@@ -182,6 +189,8 @@ void async__udp_close(async_udp_t *udp);
 void async__udp_finish_close(async_udp_t *udp);
 void async__stream_close(async_stream_t *s);
 void async__stream_finish_close(async_stream_t *s);
+/* Listeners that ran out of fds watch again (a handle of the loop closed). */
+void async__streams_unstarve(async_loop_t *loop);
 int async__wakeup_close_ready(const async_wakeup_t *w);
 /* wakeup.c: runs the callbacks of the pending wakeup handles. */
 void async__wakeups_run(async_loop_t *loop);

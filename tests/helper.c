@@ -221,6 +221,72 @@ void test_alloc_slab(async_handle_t *handle, size_t suggested, async_buf_t *buf)
   buf->len = sizeof(slab);
 }
 
+void test_capture_reset(struct test_capture *c) {
+  free(c->buf);
+  memset(c, 0, sizeof(*c));
+}
+
+void test_capture_read(async_stream_t *s, long nread, const async_buf_t *buf) {
+  struct test_capture *c = s->data;
+  if (nread == ASYNC_EOF) {
+    c->eof++;
+    async_close((async_handle_t *)s, NULL);
+    return;
+  }
+  if (nread < 0) {
+    c->errors++;
+    return;
+  }
+  if (c->len + (size_t)nread + 1 > c->cap) {
+    c->cap = (c->len + (size_t)nread + 1) * 2;
+    c->buf = realloc(c->buf, c->cap);
+    assert_non_null(c->buf);
+  }
+  memcpy(c->buf + c->len, buf->base, (size_t)nread);
+  c->len += (size_t)nread;
+  c->buf[c->len] = '\0';
+}
+
+void test_exit_keep(async_process_t *p, int64_t status, int sig) {
+  struct test_exit *e = p->data;
+  e->calls++;
+  e->status = status;
+  e->signal = sig;
+}
+
+void test_exit_close(async_process_t *p, int64_t status, int sig) {
+  test_exit_keep(p, status, sig);
+  async_close((async_handle_t *)p, NULL);
+}
+
+int test_spawn_run(async_process_options_t *o, struct test_capture *out, struct test_exit *e) {
+  async_loop_t loop;
+  async_process_t p;
+  async_pipe_t pipe;
+  int err, fd;
+  memset(e, 0, sizeof(*e));
+  test_capture_reset(out);
+  test_loop_init(&loop);
+  assert_int_equal(async_pipe_init(&loop, &pipe), 0);
+  pipe.data = out;
+  p.data = e;
+  if (o->stdio_count > 1 && (o->stdio[1].flags & ASYNC_CREATE_PIPE))
+    o->stdio[1].data.stream = (async_stream_t *)&pipe;
+  err = async_spawn(&loop, &p, o);
+  if (err == 0) {
+    assert_true(async_is_active((async_handle_t *)&p));
+    assert_true(async_process_get_pid(&p) > 0);
+    if (pipe.fd_ >= 0)
+      assert_int_equal(async_read_start((async_stream_t *)&pipe, test_alloc_slab,
+                                        test_capture_read), 0);
+    assert_int_equal(async_run(&loop, ASYNC_RUN_DEFAULT), 0);
+  } else {
+    assert_int_equal(async_fileno((async_handle_t *)&pipe, &fd), ASYNC_EBADF);
+  }
+  test_loop_close(&loop);
+  return err;
+}
+
 int test_tcp_caps(async_loop_t *loop) {
   async_tcp_t t;
   if (test_has_caps(loop, ASYNC_CAP_TCP))

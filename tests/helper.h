@@ -60,6 +60,35 @@ void test_tcp_listen(async_loop_t *loop, async_tcp_t *server, struct sockaddr_in
  * last until the next read). */
 void test_alloc_slab(async_handle_t *handle, size_t suggested, async_buf_t *buf);
 
+/* What a child (or any stream) wrote, gathered by test_capture_read (the
+ * stream's data points at one): the bytes, NUL-terminated; end of file
+ * closes the stream, errors are counted. */
+struct test_capture {
+  char *buf;
+  size_t len, cap;
+  int eof, errors;
+};
+void test_capture_reset(struct test_capture *c); /* frees the bytes, zeroes the rest */
+void test_capture_read(async_stream_t *s, long nread, const async_buf_t *buf);
+
+/* A child's exit as its exit_cb saw it (the process's data points at one):
+ * test_exit_keep records it, test_exit_close records it and closes the
+ * handle. */
+struct test_exit {
+  int calls;
+  int64_t status;
+  int signal;
+};
+void test_exit_keep(async_process_t *p, int64_t status, int sig);
+void test_exit_close(async_process_t *p, int64_t status, int sig);
+
+/* Spawns o on a loop of the backend under test, with the child's stdout
+ * gathered into out when o->stdio[1] asks for a created pipe (it is pointed
+ * at a pipe of the function's own), and runs the loop to its end; e gets
+ * the exit (o->exit_cb must record into the process's data). Returns the
+ * spawn's result; after an error nothing was started. */
+int test_spawn_run(async_process_options_t *o, struct test_capture *out, struct test_exit *e);
+
 /* cmocka setup/teardown that assert no fd and no block of the library's
  * memory outlives a test (the library's allocator counts blocks meanwhile):
  * use as cmocka_unit_test_setup_teardown(fn, test_fd_setup, test_fd_teardown). */

@@ -20,67 +20,6 @@
 
 /* ---- helpers -------------------------------------------------------------- */
 
-struct capture {
-  char *buf;
-  size_t len, cap;
-  int eof, errors;
-};
-
-struct exit_info {
-  int calls;
-  int64_t status;
-  int signal;
-};
-
-static char slab[65536];
-
-static void cap_reset(struct capture *c) {
-  free(c->buf);
-  memset(c, 0, sizeof(*c));
-}
-
-static void alloc_slab(async_handle_t *h, size_t suggested, async_buf_t *buf) {
-  (void)h;
-  (void)suggested;
-  buf->base = slab;
-  buf->len = sizeof(slab);
-}
-
-static void on_read(async_stream_t *s, long nread, const async_buf_t *buf) {
-  struct capture *c = s->data;
-  if (nread == ASYNC_EOF) {
-    c->eof++;
-    async_close((async_handle_t *)s, NULL);
-    return;
-  }
-  if (nread < 0) {
-    c->errors++;
-    return;
-  }
-  if (c->len + (size_t)nread + 1 > c->cap) {
-    c->cap = (c->len + (size_t)nread + 1) * 2;
-    c->buf = realloc(c->buf, c->cap);
-  }
-  memcpy(c->buf + c->len, buf->base, (size_t)nread);
-  c->len += (size_t)nread;
-  c->buf[c->len] = '\0';
-}
-
-static void on_exit_cb(async_process_t *p, int64_t status, int sig) {
-  struct exit_info *e = p->data;
-  e->calls++;
-  e->status = status;
-  e->signal = sig;
-  async_close((async_handle_t *)p, NULL);
-}
-
-static void on_exit_keep(async_process_t *p, int64_t status, int sig) {
-  struct exit_info *e = p->data;
-  e->calls++;
-  e->status = status;
-  e->signal = sig;
-}
-
 static void set_no_pidfd(int on) {
   if (on)
     setenv("ASYNC_NO_PIDFD", "1", 1);
@@ -94,7 +33,7 @@ static void opts_stdout(async_process_options_t *o, async_stdio_t stdio[3], char
   memset(o, 0, sizeof(*o));
   o->file = args[0];
   o->args = args;
-  o->exit_cb = on_exit_cb;
+  o->exit_cb = test_exit_close;
   stdio[0].flags = ASYNC_IGNORE;
   stdio[1].flags = ASYNC_CREATE_PIPE | ASYNC_WRITABLE_PIPE;
   stdio[1].data.stream = (async_stream_t *)out;
@@ -104,41 +43,15 @@ static void opts_stdout(async_process_options_t *o, async_stdio_t stdio[3], char
   o->stdio_count = 3;
 }
 
-/* Spawns o with stdout captured, runs the loop to the end. Returns the spawn
- * error (0) and fills out/e. o->stdio[1] is pointed at the function's pipe. */
-static int run_opts(async_process_options_t *o, struct capture *out, struct exit_info *e) {
-  async_loop_t loop;
-  async_process_t p;
-  async_pipe_t pipe;
-  int err;
-  memset(e, 0, sizeof(*e));
-  cap_reset(out);
-  test_loop_init(&loop);
-  assert_int_equal(async_pipe_init(&loop, &pipe), 0);
-  pipe.data = out;
-  p.data = e;
-  if (o->stdio_count > 1 && (o->stdio[1].flags & ASYNC_CREATE_PIPE))
-    o->stdio[1].data.stream = (async_stream_t *)&pipe;
-  err = async_spawn(&loop, &p, o);
-  if (err == 0) {
-    assert_true(async_is_active((async_handle_t *)&p));
-    if (pipe.fd_ >= 0)
-      assert_int_equal(async_read_start((async_stream_t *)&pipe, alloc_slab, on_read), 0);
-    assert_int_equal(async_run(&loop, ASYNC_RUN_DEFAULT), 0);
-  }
-  test_loop_close(&loop);
-  return err;
-}
-
-static int run_args(char **args, struct capture *out, struct exit_info *e) {
+static int run_args(char **args, struct test_capture *out, struct test_exit *e) {
   async_process_options_t o;
   async_stdio_t stdio[3];
   opts_stdout(&o, stdio, args, NULL);
-  return run_opts(&o, out, e);
+  return test_spawn_run(&o, out, e);
 }
 
 /* sh -c script; asserts the spawn worked and the child exited. */
-static void run_sh(const char *script, struct capture *out, struct exit_info *e) {
+static void run_sh(const char *script, struct test_capture *out, struct test_exit *e) {
   char *args[] = {(char *)SH, (char *)"-c", (char *)script, NULL};
   assert_int_equal(run_args(args, out, e), 0);
   assert_int_equal(e->calls, 1);
@@ -149,17 +62,17 @@ static int spawn_error(const char *file, const char *cwd, unsigned flags) {
   char *args[] = {(char *)file, NULL};
   async_process_options_t o;
   async_stdio_t stdio[3];
-  struct capture out = {0};
-  struct exit_info e;
+  struct test_capture out = {0};
+  struct test_exit e;
   int err;
   opts_stdout(&o, stdio, args, NULL);
   o.cwd = cwd;
   o.flags = flags;
   o.uid = (uint32_t)getuid();
   o.gid = (uint32_t)getgid();
-  err = run_opts(&o, &out, &e);
+  err = test_spawn_run(&o, &out, &e);
   assert_int_equal(e.calls, err == 0 ? 1 : 0);
-  cap_reset(&out);
+  test_capture_reset(&out);
   return err;
 }
 
@@ -194,11 +107,11 @@ static void wait_zombie(int pid) {
 
 /* Any spawn sweeps the children left over by closed loops. */
 static void sweep_leftovers(void) {
-  struct capture out = {0};
-  struct exit_info e;
+  struct test_capture out = {0};
+  struct test_exit e;
   char *args[] = {(char *)"/bin/true", NULL};
   assert_int_equal(run_args(args, &out, &e), 0);
-  cap_reset(&out);
+  test_capture_reset(&out);
 }
 
 /* No child of this process is left, zombie or running. */
@@ -226,8 +139,8 @@ static void run_until_gone(async_loop_t *loop, int pid) {
 
 static void test_echo_stdout_to_eof(void **state) {
   char *args[] = {(char *)"/bin/echo", (char *)"hello", (char *)"world", NULL};
-  struct capture out = {0};
-  struct exit_info e;
+  struct test_capture out = {0};
+  struct test_exit e;
   (void)state;
   assert_int_equal(run_args(args, &out, &e), 0);
   assert_int_equal(out.eof, 1);
@@ -235,16 +148,16 @@ static void test_echo_stdout_to_eof(void **state) {
   assert_int_equal(e.calls, 1);
   assert_int_equal(e.status, 0);
   assert_int_equal(e.signal, 0);
-  cap_reset(&out);
+  test_capture_reset(&out);
 }
 
 static void check_exit_code(const char *script, int64_t want) {
-  struct capture out = {0};
-  struct exit_info e;
+  struct test_capture out = {0};
+  struct test_exit e;
   run_sh(script, &out, &e);
   assert_int_equal(e.status, want);
   assert_int_equal(e.signal, 0);
-  cap_reset(&out);
+  test_capture_reset(&out);
 }
 
 static void test_exit_0(void **state) { (void)state; check_exit_code("exit 0", 0); }
@@ -253,12 +166,12 @@ static void test_exit_42(void **state) { (void)state; check_exit_code("exit 42",
 static void test_exit_255(void **state) { (void)state; check_exit_code("exit 255", 255); }
 
 static void check_term(const char *script, int sig) {
-  struct capture out = {0};
-  struct exit_info e;
+  struct test_capture out = {0};
+  struct test_exit e;
   run_sh(script, &out, &e);
   assert_int_equal(e.signal, sig);
   assert_int_equal(e.status, 0);
-  cap_reset(&out);
+  test_capture_reset(&out);
 }
 
 static void test_term_sigterm(void **state) { (void)state; check_term("kill -TERM $$", SIGTERM); }
@@ -267,23 +180,23 @@ static void test_term_sigkill(void **state) { (void)state; check_term("kill -KIL
 static void test_args_passed(void **state) {
   char *args[] = {(char *)SH, (char *)"-c", (char *)"printf '%s|' \"$0\" \"$@\"",
                   (char *)"name zero", (char *)"a b", (char *)"", (char *)"$x*", NULL};
-  struct capture out = {0};
-  struct exit_info e;
+  struct test_capture out = {0};
+  struct test_exit e;
   (void)state;
   assert_int_equal(run_args(args, &out, &e), 0);
   assert_string_equal(out.buf, "name zero|a b||$x*|");
-  cap_reset(&out);
+  test_capture_reset(&out);
 }
 
 static void test_large_output(void **state) {
-  struct capture out = {0};
-  struct exit_info e;
+  struct test_capture out = {0};
+  struct test_exit e;
   (void)state;
   run_sh("head -c 1048576 /dev/zero", &out, &e);
   assert_int_equal(out.len, 1048576);
   assert_int_equal(out.eof, 1);
   assert_int_equal(e.status, 0);
-  cap_reset(&out);
+  test_capture_reset(&out);
 }
 
 static void test_pid_matches_child(void **state) {
@@ -292,8 +205,8 @@ static void test_pid_matches_child(void **state) {
   async_pipe_t pipe;
   async_process_options_t o;
   async_stdio_t stdio[3];
-  struct capture out = {0};
-  struct exit_info e = {0};
+  struct test_capture out = {0};
+  struct test_exit e = {0};
   char *args[] = {(char *)SH, (char *)"-c", (char *)"echo $$", NULL};
   char want[32];
   (void)state;
@@ -306,12 +219,12 @@ static void test_pid_matches_child(void **state) {
   assert_true(async_process_get_pid(&p) > 0);
   assert_int_equal(p.pid, async_process_get_pid(&p));
   snprintf(want, sizeof(want), "%d\n", async_process_get_pid(&p));
-  async_read_start((async_stream_t *)&pipe, alloc_slab, on_read);
+  async_read_start((async_stream_t *)&pipe, test_alloc_slab, test_capture_read);
   assert_int_equal(async_run(&loop, ASYNC_RUN_DEFAULT), 0);
   assert_string_equal(out.buf, want);
   assert_int_equal(async_process_get_pid(NULL), 0);
   test_loop_close(&loop);
-  cap_reset(&out);
+  test_capture_reset(&out);
 }
 
 static void test_handle_type_and_size(void **state) {
@@ -325,13 +238,13 @@ static void test_active_until_exit(void **state) {
   async_loop_t loop;
   async_process_t p;
   async_process_options_t o;
-  struct exit_info e = {0};
+  struct test_exit e = {0};
   char *args[] = {(char *)"/bin/true", NULL};
   (void)state;
   memset(&o, 0, sizeof(o));
   o.file = args[0];
   o.args = args;
-  o.exit_cb = on_exit_keep;
+  o.exit_cb = test_exit_keep;
   test_loop_init(&loop);
   p.data = &e;
   assert_int_equal(async_spawn(&loop, &p, &o), 0);
@@ -417,8 +330,8 @@ static void cat_round_trip(size_t size, unsigned stdin_dirs) {
   async_pipe_t in, out;
   async_process_options_t o;
   async_stdio_t stdio[3];
-  struct capture cap = {0};
-  struct exit_info e = {0};
+  struct test_capture cap = {0};
+  struct test_exit e = {0};
   struct round_trip rt;
   char *data = malloc(size);
   char *args[] = {(char *)"/bin/cat", NULL};
@@ -435,7 +348,7 @@ static void cat_round_trip(size_t size, unsigned stdin_dirs) {
   stdio[0].data.stream = (async_stream_t *)&in;
   assert_int_equal(async_spawn(&loop, &p, &o), 0);
   assert_true(async_is_writable((async_stream_t *)&in));
-  async_read_start((async_stream_t *)&out, alloc_slab, on_read);
+  async_read_start((async_stream_t *)&out, test_alloc_slab, test_capture_read);
   memset(&rt, 0, sizeof(rt));
   rt.req.data = &rt;
   buf.base = data;
@@ -451,7 +364,7 @@ static void cat_round_trip(size_t size, unsigned stdin_dirs) {
   assert_memory_equal(cap.buf, data, size);
   test_loop_close(&loop);
   free(data);
-  cap_reset(&cap);
+  test_capture_reset(&cap);
 }
 
 static void test_cat_round_trip_1mib(void **state) {
@@ -470,8 +383,8 @@ static void test_stdout_and_stderr_apart(void **state) {
   async_pipe_t out, err;
   async_process_options_t o;
   async_stdio_t stdio[3];
-  struct capture co = {0}, ce = {0};
-  struct exit_info e = {0};
+  struct test_capture co = {0}, ce = {0};
+  struct test_exit e = {0};
   char *args[] = {(char *)SH, (char *)"-c", (char *)"echo out; echo err >&2", NULL};
   (void)state;
   test_loop_init(&loop);
@@ -486,14 +399,14 @@ static void test_stdout_and_stderr_apart(void **state) {
   assert_int_equal(async_spawn(&loop, &p, &o), 0);
   assert_true(async_is_readable((async_stream_t *)&out));
   assert_false(async_is_writable((async_stream_t *)&out));
-  async_read_start((async_stream_t *)&out, alloc_slab, on_read);
-  async_read_start((async_stream_t *)&err, alloc_slab, on_read);
+  async_read_start((async_stream_t *)&out, test_alloc_slab, test_capture_read);
+  async_read_start((async_stream_t *)&err, test_alloc_slab, test_capture_read);
   assert_int_equal(async_run(&loop, ASYNC_RUN_DEFAULT), 0);
   assert_string_equal(co.buf, "out\n");
   assert_string_equal(ce.buf, "err\n");
   test_loop_close(&loop);
-  cap_reset(&co);
-  cap_reset(&ce);
+  test_capture_reset(&co);
+  test_capture_reset(&ce);
 }
 
 static void test_socketpair_both_ways(void **state) {
@@ -502,8 +415,8 @@ static void test_socketpair_both_ways(void **state) {
   async_pipe_t sock;
   async_process_options_t o;
   async_stdio_t stdio[1];
-  struct capture cap = {0};
-  struct exit_info e = {0};
+  struct test_capture cap = {0};
+  struct test_exit e = {0};
   async_write_t req;
   async_buf_t buf = {(char *)"ping\n", 5};
   char *args[] = {(char *)SH, (char *)"-c", (char *)"read x; echo got:$x >&0", NULL};
@@ -515,7 +428,7 @@ static void test_socketpair_both_ways(void **state) {
   memset(&o, 0, sizeof(o));
   o.file = args[0];
   o.args = args;
-  o.exit_cb = on_exit_cb;
+  o.exit_cb = test_exit_close;
   stdio[0].flags = ASYNC_CREATE_PIPE | ASYNC_READABLE_PIPE | ASYNC_WRITABLE_PIPE;
   stdio[0].data.stream = (async_stream_t *)&sock;
   o.stdio = stdio;
@@ -525,12 +438,12 @@ static void test_socketpair_both_ways(void **state) {
   assert_true(async_is_writable((async_stream_t *)&sock));
   req.data = NULL;
   assert_int_equal(async_write(&req, (async_stream_t *)&sock, &buf, 1, NULL), 0);
-  async_read_start((async_stream_t *)&sock, alloc_slab, on_read);
+  async_read_start((async_stream_t *)&sock, test_alloc_slab, test_capture_read);
   assert_int_equal(async_run(&loop, ASYNC_RUN_DEFAULT), 0);
   assert_string_equal(cap.buf, "got:ping\n");
   assert_int_equal(e.status, 0);
   test_loop_close(&loop);
-  cap_reset(&cap);
+  test_capture_reset(&cap);
 }
 
 /* Reads what is in a raw fd now (the writer has exited). */
@@ -544,21 +457,21 @@ static void test_inherit_fd(void **state) {
   char got[64];
   async_process_options_t o;
   async_stdio_t stdio[3];
-  struct capture out = {0};
-  struct exit_info e;
+  struct test_capture out = {0};
+  struct test_exit e;
   char *args[] = {(char *)SH, (char *)"-c", (char *)"echo via-fd", NULL};
   (void)state;
   assert_int_equal(async_pipe(fds, 0), 0);
   opts_stdout(&o, stdio, args, NULL);
   stdio[1].flags = ASYNC_INHERIT_FD;
   stdio[1].data.fd = fds[1];
-  assert_int_equal(run_opts(&o, &out, &e), 0);
+  assert_int_equal(test_spawn_run(&o, &out, &e), 0);
   read_fd(fds[0], got, sizeof(got));
   assert_string_equal(got, "via-fd\n");
   assert_true(fcntl(fds[1], F_GETFD) & FD_CLOEXEC); /* the parent's fd is untouched */
   close(fds[0]);
   close(fds[1]);
-  cap_reset(&out);
+  test_capture_reset(&out);
 }
 
 static void test_inherit_stream(void **state) {
@@ -567,7 +480,7 @@ static void test_inherit_stream(void **state) {
   async_pipe_t w;
   async_process_options_t o;
   async_stdio_t stdio[3];
-  struct exit_info e = {0};
+  struct test_exit e = {0};
   int fds[2];
   char got[64];
   char *args[] = {(char *)SH, (char *)"-c", (char *)"echo via-stream", NULL};
@@ -590,28 +503,28 @@ static void test_inherit_stream(void **state) {
 }
 
 static void test_ignore_gives_dev_null(void **state) {
-  struct capture out = {0};
-  struct exit_info e;
+  struct test_capture out = {0};
+  struct test_exit e;
   (void)state;
   /* stdin is /dev/null: cat ends at once. */
   run_sh("cat; test -c /dev/stdin && echo done", &out, &e);
   assert_string_equal(out.buf, "done\n");
-  cap_reset(&out);
+  test_capture_reset(&out);
 }
 
 static void test_missing_low_fds_are_dev_null(void **state) {
   async_process_options_t o;
   async_stdio_t stdio[3];
-  struct capture out = {0};
-  struct exit_info e;
+  struct test_capture out = {0};
+  struct test_exit e;
   char *args[] = {(char *)SH, (char *)"-c",
                   (char *)"[ \"$(readlink /proc/self/fd/2)\" = /dev/null ] && echo null", NULL};
   (void)state;
   opts_stdout(&o, stdio, args, NULL);
   o.stdio_count = 2; /* fd 2 not given */
-  assert_int_equal(run_opts(&o, &out, &e), 0);
+  assert_int_equal(test_spawn_run(&o, &out, &e), 0);
   assert_string_equal(out.buf, "null\n");
-  cap_reset(&out);
+  test_capture_reset(&out);
 }
 
 static void test_extra_fd(void **state) {
@@ -620,8 +533,8 @@ static void test_extra_fd(void **state) {
   async_pipe_t out, three;
   async_process_options_t o;
   async_stdio_t stdio[4];
-  struct capture co = {0}, c3 = {0};
-  struct exit_info e = {0};
+  struct test_capture co = {0}, c3 = {0};
+  struct test_exit e = {0};
   char *args[] = {(char *)SH, (char *)"-c", (char *)"echo three >&3", NULL};
   (void)state;
   test_loop_init(&loop);
@@ -635,14 +548,14 @@ static void test_extra_fd(void **state) {
   stdio[3].data.stream = (async_stream_t *)&three;
   o.stdio_count = 4;
   assert_int_equal(async_spawn(&loop, &p, &o), 0);
-  async_read_start((async_stream_t *)&out, alloc_slab, on_read);
-  async_read_start((async_stream_t *)&three, alloc_slab, on_read);
+  async_read_start((async_stream_t *)&out, test_alloc_slab, test_capture_read);
+  async_read_start((async_stream_t *)&three, test_alloc_slab, test_capture_read);
   assert_int_equal(async_run(&loop, ASYNC_RUN_DEFAULT), 0);
   assert_string_equal(c3.buf, "three\n");
   assert_int_equal(co.len, 0);
   test_loop_close(&loop);
-  cap_reset(&co);
-  cap_reset(&c3);
+  test_capture_reset(&co);
+  test_capture_reset(&c3);
 }
 
 /* Child fd 7 from parent fd 8 and 8 from 7: each source is another entry's
@@ -650,8 +563,8 @@ static void test_extra_fd(void **state) {
 static void swapped_fds(unsigned flags) {
   async_process_options_t o;
   async_stdio_t stdio[9];
-  struct capture out = {0};
-  struct exit_info e;
+  struct test_capture out = {0};
+  struct test_exit e;
   int a[2], b[2];
   char got[64];
   char *args[] = {(char *)SH, (char *)"-c", (char *)"echo seven >&7; echo eight >&8", NULL};
@@ -671,7 +584,7 @@ static void swapped_fds(unsigned flags) {
   o.stdio_count = 9;
   o.flags = flags;
   o.uid = (uint32_t)getuid();
-  assert_int_equal(run_opts(&o, &out, &e), 0);
+  assert_int_equal(test_spawn_run(&o, &out, &e), 0);
   close(7);
   close(8);
   read_fd(a[0], got, sizeof(got));
@@ -680,7 +593,7 @@ static void swapped_fds(unsigned flags) {
   assert_string_equal(got, "seven\n");
   close(a[0]);
   close(b[0]);
-  cap_reset(&out);
+  test_capture_reset(&out);
 }
 
 static void test_swapped_fds(void **state) {
@@ -696,8 +609,8 @@ static void test_swapped_fds_fork_path(void **state) {
 /* Every fd the child has beyond 0-2 must be one the parent left inheritable:
  * none of the library's (epoll, eventfd, pidfds, pipe ends) gets through. */
 static void test_no_library_fd_in_child(void **state) {
-  struct capture out = {0};
-  struct exit_info e;
+  struct test_capture out = {0};
+  struct test_exit e;
   char *p, *save = NULL;
   int seen = 0;
   (void)state;
@@ -714,7 +627,7 @@ static void test_no_library_fd_in_child(void **state) {
     }
   }
   assert_true(seen >= 3);
-  cap_reset(&out);
+  test_capture_reset(&out);
 }
 
 static void test_write_after_exit_epipe(void **state) {
@@ -723,7 +636,7 @@ static void test_write_after_exit_epipe(void **state) {
   async_pipe_t in;
   async_process_options_t o;
   async_stdio_t stdio[1];
-  struct exit_info e = {0};
+  struct test_exit e = {0};
   struct round_trip rt;
   int status = 1;
   async_buf_t buf = {(char *)"x", 1};
@@ -735,7 +648,7 @@ static void test_write_after_exit_epipe(void **state) {
   memset(&o, 0, sizeof(o));
   o.file = args[0];
   o.args = args;
-  o.exit_cb = on_exit_cb;
+  o.exit_cb = test_exit_close;
   stdio[0].flags = ASYNC_CREATE_PIPE | ASYNC_READABLE_PIPE;
   stdio[0].data.stream = (async_stream_t *)&in;
   o.stdio = stdio;
@@ -830,7 +743,7 @@ static void test_error_leaves_pipes_without_fd(void **state) {
   async_pipe_init(&loop, &out);
   opts_stdout(&o, stdio, args, &out);
   assert_int_equal(async_spawn(&loop, &p, &o), ASYNC_ENOENT);
-  assert_int_equal(async_read_start((async_stream_t *)&out, alloc_slab, on_read), ASYNC_ENOTCONN);
+  assert_int_equal(async_read_start((async_stream_t *)&out, test_alloc_slab, test_capture_read), ASYNC_ENOTCONN);
   assert_int_equal(test_fd_count(), before);
   async_close((async_handle_t *)&out, NULL);
   async_run(&loop, ASYNC_RUN_DEFAULT);
@@ -845,81 +758,81 @@ static void test_env_honoured(void **state) {
   char *args[] = {(char *)SH, (char *)"-c", (char *)"echo \"$FOO\" ${HOME:-nohome}", NULL};
   async_process_options_t o;
   async_stdio_t stdio[3];
-  struct capture out = {0};
-  struct exit_info e;
+  struct test_capture out = {0};
+  struct test_exit e;
   (void)state;
   opts_stdout(&o, stdio, args, NULL);
   o.env = env;
-  assert_int_equal(run_opts(&o, &out, &e), 0);
+  assert_int_equal(test_spawn_run(&o, &out, &e), 0);
   assert_string_equal(out.buf, "bar baz nohome\n");
-  cap_reset(&out);
+  test_capture_reset(&out);
 }
 
 static void test_env_inherited_when_null(void **state) {
-  struct capture out = {0};
-  struct exit_info e;
+  struct test_capture out = {0};
+  struct test_exit e;
   (void)state;
   setenv("ASYNC_TEST_INHERIT", "yes-inherited", 1);
   run_sh("echo $ASYNC_TEST_INHERIT", &out, &e);
   unsetenv("ASYNC_TEST_INHERIT");
   assert_string_equal(out.buf, "yes-inherited\n");
-  cap_reset(&out);
+  test_capture_reset(&out);
 }
 
 static void test_cwd_honoured(void **state) {
   char *args[] = {(char *)SH, (char *)"-c", (char *)"pwd", NULL};
   async_process_options_t o;
   async_stdio_t stdio[3];
-  struct capture out = {0};
-  struct exit_info e;
+  struct test_capture out = {0};
+  struct test_exit e;
   (void)state;
   opts_stdout(&o, stdio, args, NULL);
   o.cwd = "/usr/bin";
-  assert_int_equal(run_opts(&o, &out, &e), 0);
+  assert_int_equal(test_spawn_run(&o, &out, &e), 0);
   assert_string_equal(out.buf, "/usr/bin\n");
-  cap_reset(&out);
+  test_capture_reset(&out);
 }
 
 static void test_path_search_parent_path(void **state) {
   char *args[] = {(char *)"echo", (char *)"found", NULL};
-  struct capture out = {0};
-  struct exit_info e;
+  struct test_capture out = {0};
+  struct test_exit e;
   (void)state;
   assert_int_equal(run_args(args, &out, &e), 0);
   assert_string_equal(out.buf, "found\n");
-  cap_reset(&out);
+  test_capture_reset(&out);
 }
 
-static int run_with_env_path(const char *path_entry, unsigned flags, struct capture *out) {
+static int run_with_env_path(const char *path_entry, unsigned flags, struct test_capture *out) {
   char *env[] = {(char *)path_entry, NULL};
   char *args[] = {(char *)"sh", (char *)"-c", (char *)"echo env-path", NULL};
   async_process_options_t o;
   async_stdio_t stdio[3];
-  struct exit_info e;
+  struct test_exit e;
   opts_stdout(&o, stdio, args, NULL);
   o.env = env;
   o.flags = flags;
   o.uid = (uint32_t)getuid();
-  return run_opts(&o, out, &e);
+  return test_spawn_run(&o, out, &e);
 }
 
 static void test_path_search_env_path(void **state) {
-  struct capture out = {0};
+  struct test_capture out = {0};
   (void)state;
   assert_int_equal(run_with_env_path("PATH=/nonexistent:/tmp:/bin", 0, &out), 0);
   assert_string_equal(out.buf, "env-path\n");
   assert_int_equal(run_with_env_path("PATH=/nonexistent:/tmp", 0, &out), ASYNC_ENOENT);
-  cap_reset(&out);
+  test_capture_reset(&out);
 }
 
 static void test_path_search_env_path_fork(void **state) {
-  struct capture out = {0};
+  struct test_capture out = {0};
   (void)state;
   assert_int_equal(run_with_env_path("PATH=/nonexistent:/bin", ASYNC_PROCESS_SETUID, &out), 0);
   assert_string_equal(out.buf, "env-path\n");
   assert_int_equal(run_with_env_path("PATH=/nonexistent", ASYNC_PROCESS_SETUID, &out),
                    ASYNC_ENOENT);
-  cap_reset(&out);
+  test_capture_reset(&out);
 }
 
 static void test_env_and_cwd_fork_path(void **state) {
@@ -927,40 +840,40 @@ static void test_env_and_cwd_fork_path(void **state) {
   char *args[] = {(char *)SH, (char *)"-c", (char *)"echo $FOO $(pwd)", NULL};
   async_process_options_t o;
   async_stdio_t stdio[3];
-  struct capture out = {0};
-  struct exit_info e;
+  struct test_capture out = {0};
+  struct test_exit e;
   (void)state;
   opts_stdout(&o, stdio, args, NULL);
   o.env = env;
   o.cwd = "/tmp";
   o.flags = ASYNC_PROCESS_SETGID;
   o.gid = (uint32_t)getgid();
-  assert_int_equal(run_opts(&o, &out, &e), 0);
+  assert_int_equal(test_spawn_run(&o, &out, &e), 0);
   assert_string_equal(out.buf, "forked /tmp\n");
-  cap_reset(&out);
+  test_capture_reset(&out);
 }
 
 static void test_ignore_fork_path(void **state) {
   char *args[] = {(char *)SH, (char *)"-c", (char *)"cat; echo done-fork", NULL};
   async_process_options_t o;
   async_stdio_t stdio[3];
-  struct capture out = {0};
-  struct exit_info e;
+  struct test_capture out = {0};
+  struct test_exit e;
   (void)state;
   opts_stdout(&o, stdio, args, NULL);
   o.flags = ASYNC_PROCESS_SETUID;
   o.uid = (uint32_t)getuid();
-  assert_int_equal(run_opts(&o, &out, &e), 0);
+  assert_int_equal(test_spawn_run(&o, &out, &e), 0);
   assert_string_equal(out.buf, "done-fork\n");
   assert_int_equal(e.status, 0);
-  cap_reset(&out);
+  test_capture_reset(&out);
 }
 
 static void test_signals_reset_in_child(void **state) {
   struct sigaction sa, old_usr, old_term;
   sigset_t block, old_mask;
-  struct capture out = {0};
-  struct exit_info e;
+  struct test_capture out = {0};
+  struct test_exit e;
   (void)state;
   memset(&sa, 0, sizeof(sa));
   sa.sa_handler = SIG_IGN;
@@ -978,13 +891,13 @@ static void test_signals_reset_in_child(void **state) {
   assert_non_null(strstr(out.buf, "SigBlk:\t0000000000000000"));
   assert_non_null(strstr(out.buf, "SigIgn:\t"));
   assert_int_equal(strtoull(strstr(out.buf, "SigIgn:\t") + 8, NULL, 16) & 0x7fffffffu, 0);
-  cap_reset(&out);
+  test_capture_reset(&out);
 }
 
 /* ---- kill ---------------------------------------------------------------------- */
 
 /* A child that blocks reading a stdin pipe the test holds. */
-static void spawn_reader(async_loop_t *loop, async_process_t *p, int fds[2], struct exit_info *e,
+static void spawn_reader(async_loop_t *loop, async_process_t *p, int fds[2], struct test_exit *e,
                          unsigned flags) {
   async_process_options_t o;
   async_stdio_t stdio[1];
@@ -993,7 +906,7 @@ static void spawn_reader(async_loop_t *loop, async_process_t *p, int fds[2], str
   memset(&o, 0, sizeof(o));
   o.file = args[0];
   o.args = args;
-  o.exit_cb = on_exit_keep;
+  o.exit_cb = test_exit_keep;
   o.flags = flags;
   stdio[0].flags = ASYNC_INHERIT_FD;
   stdio[0].data.fd = fds[0];
@@ -1008,7 +921,7 @@ static void spawn_reader(async_loop_t *loop, async_process_t *p, int fds[2], str
 static void kill_with(int sig) {
   async_loop_t loop;
   async_process_t p;
-  struct exit_info e = {0};
+  struct test_exit e = {0};
   int fds[2];
   test_loop_init(&loop);
   spawn_reader(&loop, &p, fds, &e, 0);
@@ -1030,7 +943,7 @@ static void test_kill_sigint(void **state) { (void)state; kill_with(SIGINT); }
 static void test_kill_exited_esrch(void **state) {
   async_loop_t loop;
   async_process_t p;
-  struct exit_info e = {0};
+  struct test_exit e = {0};
   int fds[2];
   (void)state;
   test_loop_init(&loop);
@@ -1047,7 +960,7 @@ static void test_kill_exited_esrch(void **state) {
 static void test_kill_bad_input(void **state) {
   async_loop_t loop;
   async_process_t p;
-  struct exit_info e = {0};
+  struct test_exit e = {0};
   int fds[2];
   (void)state;
   test_loop_init(&loop);
@@ -1320,13 +1233,13 @@ static void sequential(int n) {
   async_process_options_t o;
   char *args[] = {(char *)"/bin/true", NULL};
   int fds_before = test_fd_count(), fds_loop, bad_exits = 0;
-  struct exit_info e;
+  struct test_exit e;
   test_loop_init(&loop);
   fds_loop = test_fd_count();
   memset(&o, 0, sizeof(o));
   o.file = args[0];
   o.args = args;
-  o.exit_cb = on_exit_cb;
+  o.exit_cb = test_exit_close;
   for (int i = 0; i < n; i++) {
     memset(&e, 0, sizeof(e));
     p.data = &e;
@@ -1368,7 +1281,7 @@ static void test_pidfd_mode_leaves_sigchld_alone(void **state) {
   async_loop_t loop;
   async_process_t p;
   struct sigaction sa;
-  struct exit_info e = {0};
+  struct test_exit e = {0};
   int fds[2];
   (void)state;
   test_loop_init(&loop);
@@ -1388,7 +1301,7 @@ static void test_sigchld_mode_installs_and_restores(void **state) {
   async_loop_t loop;
   async_process_t p;
   struct sigaction sa;
-  struct exit_info e = {0};
+  struct test_exit e = {0};
   int fds[2];
   (void)state;
   set_no_pidfd(1);
@@ -1408,15 +1321,15 @@ static void test_sigchld_mode_installs_and_restores(void **state) {
 
 static void test_sigchld_echo(void **state) {
   char *args[] = {(char *)"/bin/echo", (char *)"fallback", NULL};
-  struct capture out = {0};
-  struct exit_info e;
+  struct test_capture out = {0};
+  struct test_exit e;
   (void)state;
   set_no_pidfd(1);
   assert_int_equal(run_args(args, &out, &e), 0);
   set_no_pidfd(0);
   assert_string_equal(out.buf, "fallback\n");
   assert_int_equal(e.status, 0);
-  cap_reset(&out);
+  test_capture_reset(&out);
 }
 
 static void test_sigchld_exit_codes(void **state) {
@@ -1431,7 +1344,7 @@ static void test_sigchld_exit_codes(void **state) {
 static void test_sigchld_kill_exited_esrch(void **state) {
   async_loop_t loop;
   async_process_t p;
-  struct exit_info e = {0};
+  struct test_exit e = {0};
   int fds[2];
   (void)state;
   set_no_pidfd(1);
@@ -1449,7 +1362,7 @@ static void test_sigchld_kill_exited_esrch(void **state) {
 static void test_mixed_modes_one_loop(void **state) {
   async_loop_t loop;
   async_process_t a, b;
-  struct exit_info ea = {0}, eb = {0};
+  struct test_exit ea = {0}, eb = {0};
   int fa[2], fb[2];
   (void)state;
   test_loop_init(&loop);
@@ -1469,8 +1382,8 @@ static void test_mixed_modes_one_loop(void **state) {
 
 /* A child the application forked itself stays the application's to reap. */
 static void app_child_not_stolen(int no_pidfd) {
-  struct capture out = {0};
-  struct exit_info e;
+  struct test_capture out = {0};
+  struct test_exit e;
   int status = 0;
   pid_t mine;
   set_no_pidfd(no_pidfd);
@@ -1486,7 +1399,7 @@ static void app_child_not_stolen(int no_pidfd) {
   assert_int_equal(waitpid(mine, &status, 0), mine);
   assert_true(WIFEXITED(status));
   assert_int_equal(WEXITSTATUS(status), 7);
-  cap_reset(&out);
+  test_capture_reset(&out);
 }
 
 static void test_app_child_not_stolen_sigchld(void **state) {
@@ -1504,7 +1417,7 @@ static void test_app_child_not_stolen_pidfd(void **state) {
 static void close_before_exit(int no_pidfd) {
   async_loop_t loop;
   async_process_t p;
-  struct exit_info e = {0};
+  struct test_exit e = {0};
   int fds[2], pid;
   set_no_pidfd(no_pidfd);
   test_loop_init(&loop);
@@ -1537,7 +1450,7 @@ static void test_close_before_exit_sigchld(void **state) {
 static void loop_close_with_orphan(int no_pidfd) {
   async_loop_t loop;
   async_process_t p;
-  struct exit_info e = {0};
+  struct test_exit e = {0};
   int fds[2], pid;
   set_no_pidfd(no_pidfd);
   test_loop_init(&loop);
@@ -1568,13 +1481,13 @@ static void test_close_in_exit_cb_and_reuse(void **state) {
   async_loop_t loop;
   async_process_t p;
   async_process_options_t o;
-  struct exit_info e = {0};
+  struct test_exit e = {0};
   char *args[] = {(char *)"/bin/true", NULL};
   (void)state;
   memset(&o, 0, sizeof(o));
   o.file = args[0];
   o.args = args;
-  o.exit_cb = on_exit_cb;
+  o.exit_cb = test_exit_close;
   test_loop_init(&loop);
   p.data = &e;
   assert_int_equal(async_spawn(&loop, &p, &o), 0);
@@ -1594,8 +1507,8 @@ static void detached(unsigned extra_flags) {
   async_pipe_t out;
   async_process_options_t o;
   async_stdio_t stdio[3];
-  struct capture cap = {0};
-  struct exit_info e = {0};
+  struct test_capture cap = {0};
+  struct test_exit e = {0};
   int in[2], pid;
   char *args[] = {(char *)SH, (char *)"-c",
                   (char *)"set -- $(cat /proc/$$/stat); echo $6; read x", NULL};
@@ -1612,7 +1525,7 @@ static void detached(unsigned extra_flags) {
   assert_int_equal(async_spawn(&loop, &p, &o), 0);
   close(in[0]);
   pid = p.pid;
-  async_read_start((async_stream_t *)&out, alloc_slab, on_read);
+  async_read_start((async_stream_t *)&out, test_alloc_slab, test_capture_read);
   for (int i = 0; i < 100000 && (cap.buf == NULL || strchr(cap.buf, '\n') == NULL); i++)
     async_run(&loop, ASYNC_RUN_ONCE);
   assert_non_null(cap.buf);
@@ -1626,7 +1539,7 @@ static void detached(unsigned extra_flags) {
   close(in[1]);
   run_until_gone(&loop, pid); /* and is still reaped */
   test_loop_close(&loop);
-  cap_reset(&cap);
+  test_capture_reset(&cap);
 }
 
 static void test_detached_survives_close(void **state) {
@@ -1641,41 +1554,41 @@ static void test_detached_fork_path(void **state) {
 
 /* ---- uid and gid ------------------------------------------------------------------- */
 
-static int id_run(const char *opt, unsigned flags, uint32_t id, struct capture *out) {
+static int id_run(const char *opt, unsigned flags, uint32_t id, struct test_capture *out) {
   char *args[] = {(char *)"/usr/bin/id", (char *)opt, NULL};
   async_process_options_t o;
   async_stdio_t stdio[3];
-  struct exit_info e;
+  struct test_exit e;
   opts_stdout(&o, stdio, args, NULL);
   o.flags = flags;
   o.uid = id;
   o.gid = id;
   o.cwd = "/";
-  return run_opts(&o, out, &e);
+  return test_spawn_run(&o, out, &e);
 }
 
 static void test_setuid_own_uid(void **state) {
-  struct capture out = {0};
+  struct test_capture out = {0};
   char want[32];
   (void)state;
   snprintf(want, sizeof(want), "%u\n", (unsigned)getuid());
   assert_int_equal(id_run("-u", ASYNC_PROCESS_SETUID, (uint32_t)getuid(), &out), 0);
   assert_string_equal(out.buf, want);
-  cap_reset(&out);
+  test_capture_reset(&out);
 }
 
 static void test_setgid_own_gid(void **state) {
-  struct capture out = {0};
+  struct test_capture out = {0};
   char want[32];
   (void)state;
   snprintf(want, sizeof(want), "%u\n", (unsigned)getgid());
   assert_int_equal(id_run("-g", ASYNC_PROCESS_SETGID, (uint32_t)getgid(), &out), 0);
   assert_string_equal(out.buf, want);
-  cap_reset(&out);
+  test_capture_reset(&out);
 }
 
 static void test_setuid_other(void **state) {
-  struct capture out = {0};
+  struct test_capture out = {0};
   int err;
   (void)state;
   err = id_run("-u", ASYNC_PROCESS_SETUID | ASYNC_PROCESS_SETGID, 65534, &out);
@@ -1685,11 +1598,11 @@ static void test_setuid_other(void **state) {
   } else {
     assert_int_equal(err, ASYNC_EPERM);
   }
-  cap_reset(&out);
+  test_capture_reset(&out);
 }
 
 static void test_setgid_other(void **state) {
-  struct capture out = {0};
+  struct test_capture out = {0};
   int err;
   (void)state;
   err = id_run("-G", ASYNC_PROCESS_SETGID, 65534, &out);
@@ -1699,7 +1612,7 @@ static void test_setgid_other(void **state) {
   } else {
     assert_int_equal(err, ASYNC_EPERM);
   }
-  cap_reset(&out);
+  test_capture_reset(&out);
 }
 
 /* An unprivileged caller asking for another uid gets ASYNC_EPERM from the
@@ -1731,9 +1644,9 @@ static void test_setuid_eperm_unprivileged(void **state) {
   pid_t pid;
   (void)state;
   if (geteuid() != 0) {
-    struct capture out = {0};
+    struct test_capture out = {0};
     assert_int_equal(id_run("-u", ASYNC_PROCESS_SETUID, 0, &out), ASYNC_EPERM);
-    cap_reset(&out);
+    test_capture_reset(&out);
     return;
   }
   pid = fork();
@@ -1760,8 +1673,8 @@ static void on_usr1(async_signal_t *h, int signum) {
 static void child_storms(int no_pidfd) {
   async_loop_t loop;
   async_signal_t sig;
-  struct capture out = {0};
-  struct exit_info e = {0};
+  struct test_capture out = {0};
+  struct test_exit e = {0};
   async_process_t p;
   async_process_options_t o;
   char *args[] = {(char *)SH, (char *)"-c",
@@ -1776,7 +1689,7 @@ static void child_storms(int no_pidfd) {
   memset(&o, 0, sizeof(o));
   o.file = SH;
   o.args = args;
-  o.exit_cb = on_exit_cb;
+  o.exit_cb = test_exit_close;
   p.data = &e;
   assert_int_equal(async_spawn(&loop, &p, &o), 0);
   for (int i = 0; i < 1000000 && e.calls == 0; i++)
@@ -1787,7 +1700,7 @@ static void child_storms(int no_pidfd) {
   async_run(&loop, ASYNC_RUN_NOWAIT);
   assert_true(usr1_calls >= 1);
   test_loop_close(&loop);
-  cap_reset(&out);
+  test_capture_reset(&out);
 }
 
 static void test_child_storms_pidfd(void **state) {
@@ -1865,7 +1778,7 @@ static void on_user_chld(async_signal_t *h, int signum) {
 static void test_user_sigchld_handle_too(void **state) {
   async_loop_t loop;
   async_signal_t sig;
-  struct exit_info e = {0};
+  struct test_exit e = {0};
   async_process_t p;
   async_process_options_t o;
   char *args[] = {(char *)"/bin/true", NULL};
@@ -1878,7 +1791,7 @@ static void test_user_sigchld_handle_too(void **state) {
   memset(&o, 0, sizeof(o));
   o.file = args[0];
   o.args = args;
-  o.exit_cb = on_exit_cb;
+  o.exit_cb = test_exit_close;
   p.data = &e;
   assert_int_equal(async_spawn(&loop, &p, &o), 0);
   for (int i = 0; i < 1000000 && (e.calls == 0 || user_chld_calls == 0); i++)

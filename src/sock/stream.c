@@ -33,6 +33,7 @@ enum {
   LISTENING = 64,
   ACCEPT_PAUSED = 128, /* a connection waits for async_accept */
   CONNECTING = 256,
+  STARVED = 1024, /* out of fds with no spare: not watching until a handle closes */
   IPC = ASYNC__STREAM_IPC /* fds travel with the bytes (a Unix pipe's flag) */
 };
 
@@ -51,7 +52,7 @@ static void stream_io(async_watch_t *w, int status, unsigned events);
 
 static int update_interest(async_stream_t *s) {
   unsigned f = s->stream_flags_;
-  int reading = (f & READING) || ((f & LISTENING) && !(f & ACCEPT_PAUSED));
+  int reading = (f & READING) || ((f & LISTENING) && !(f & (ACCEPT_PAUSED | STARVED)));
   unsigned want = (reading ? ASYNC_READABLE : 0u) |
                   (async__list_empty(&s->writes_) && !(f & CONNECTING) ? 0u : ASYNC_WRITABLE);
   s->io_.events_ = want;
@@ -181,13 +182,39 @@ void async__stream_schedule_report(async_stream_t *s) {
 
 /* ---- connections --------------------------------------------------------- */
 
-/* Out of descriptors: where the world keeps a spare, a waiting connection
- * is dropped so the listen queue moves; 0 means none was waiting. */
+/* Out of descriptors. With a spare fd, a waiting connection is dropped so
+ * the listen queue moves (0: none was waiting). Without one (Windows, or a
+ * spare that could not be reopened) the listener stops watching until the
+ * loop closes a handle, the moment one of its fds comes free: watching on
+ * would report the same connection on every turn. */
 static int accept_failed(async_stream_t *s, int err) {
-  int dropped = err == ASYNC_EMFILE || err == ASYNC_ENFILE ? os_drop_one(s) : -1;
+  int dropped = -1;
+  if (err == ASYNC_EMFILE || err == ASYNC_ENFILE) {
+    dropped = os_drop_one(s);
+    if (dropped < 0) {
+      s->stream_flags_ |= STARVED;
+      s->loop->starved_++;
+      update_interest(s);
+    }
+  }
   if (dropped != 0)
     s->connection_cb_(s, err);
   return dropped > 0; /* 1: go on accepting */
+}
+
+/* A handle of the loop closed: starved listeners watch again. Each retry
+ * costs one accept per closed handle at most, never a spin. */
+void async__streams_unstarve(async_loop_t *loop) {
+  for (uint32_t i = 0; i < loop->handles_.len && loop->starved_ > 0; i++) {
+    async_stream_t *s = (async_stream_t *)loop->handles_.v[i].handle;
+    if ((s->type == ASYNC_TCP || s->type == ASYNC_PIPE) && (s->stream_flags_ & STARVED)) {
+      s->stream_flags_ &= ~(unsigned)STARVED;
+      loop->starved_--;
+      if (s->reserve_fd_ < 0)
+        s->reserve_fd_ = os_reserve();
+      update_interest(s);
+    }
+  }
 }
 
 static void accept_some(async_stream_t *s) {
@@ -553,7 +580,9 @@ static void close_fd(int *fd) {
 
 /* async_close: everything stops now; callbacks come in the close phase. */
 void ASYNC__STREAM_CLOSE(async_stream_t *s) {
-  s->stream_flags_ &= ~(unsigned)READING;
+  if (s->stream_flags_ & STARVED)
+    s->loop->starved_--;
+  s->stream_flags_ &= ~(unsigned)(READING | STARVED);
   async_defer_cancel(&s->report_);
   while (!async__list_empty(&s->writes_))
     async__stream_finish(

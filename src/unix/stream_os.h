@@ -130,11 +130,12 @@ static inline int os_reserve(void) { return open("/dev/null", O_RDONLY | O_CLOEX
 /* Out of fds: give up the spare, take the connection and drop it, so the
  * listen queue moves and the poll does not report the same one forever.
  * Returns 1 if a connection was dropped, 0 if none was (accept fails with
- * EMFILE even on an empty queue, since it takes the fd first). */
+ * EMFILE even on an empty queue, since it takes the fd first), -1 when there
+ * is no spare to give up. */
 static inline int os_drop_one(async_stream_t *s) {
   int fd;
-  if (s->reserve_fd_ < 0)
-    return 0;
+  if (s->reserve_fd_ < 0 && (s->reserve_fd_ = os_reserve()) < 0)
+    return -1;
   close(s->reserve_fd_);
   fd = accept(s->fd_, NULL, NULL);
   if (fd >= 0)

@@ -2,7 +2,7 @@
  * GetQueuedCompletionStatusEx. Cross-thread wakes are completion packets
  * posted with a key of their own; socket watchers are AFD polls completing
  * on the same port (afd.c), and so is the overlapped I/O of named pipes
- * (pipe.c). The port waits in milliseconds: the wait is rounded up, and a
+ * (pipe.c) and each child's exit (process.c). The port waits in milliseconds: the wait is rounded up, and a
  * wait that ends early is resumed for the rest, so a timer never fires
  * before its deadline. */
 #include "win.h"
@@ -13,7 +13,7 @@
 
 struct iocp_state {
   HANDLE port;
-  unsigned held; /* pipe operations in the kernel (the close awaits them) */
+  unsigned held; /* pipe operations in the kernel, exit packets due (the close awaits them) */
   struct async__afd *afd; /* NULL where AFD cannot be opened: no watchers */
   OVERLAPPED_ENTRY entries[BATCH];
 };
@@ -59,6 +59,8 @@ static void dispatch(async_loop_t *loop, struct iocp_state *st, OVERLAPPED_ENTRY
     async__afd_done(loop, st->afd, e->lpOverlapped);
   else if (e->lpCompletionKey == ASYNC__PIPE_KEY)
     async__pipe_done(loop, e->lpOverlapped);
+  else if (e->lpCompletionKey == ASYNC__PROCESS_KEY)
+    async__process_done(loop, e->lpOverlapped);
 }
 
 /* Every handle is closed: what the kernel still holds is cancelled, and its
@@ -120,7 +122,8 @@ static int iocp_poll(async_loop_t *loop, int64_t timeout_ns) {
 const struct async__backend async__iocp_backend = {
   "iocp",
   ASYNC_CAP_TIMERS | ASYNC_CAP_WAKEUP | ASYNC_CAP_FD_WATCH | ASYNC_CAP_HANGUP |
-      ASYNC_CAP_TCP | ASYNC_CAP_UDP | ASYNC_CAP_PIPE | ASYNC_CAP_THREADPOOL | ASYNC_CAP_DNS,
+      ASYNC_CAP_TCP | ASYNC_CAP_UDP | ASYNC_CAP_PIPE | ASYNC_CAP_THREADPOOL | ASYNC_CAP_DNS |
+      ASYNC_CAP_PROCESS,
   0,
   NULL,
   iocp_init,

@@ -176,6 +176,19 @@ int async_pipe_open(async_pipe_t *pipe, int fd) {
   return open_end((async_stream_t *)pipe, h, 1);
 }
 
+/* Takes back what async_pipe_open gave a pipe whose spawn failed after it:
+ * nothing was started on the handle, which is closed, and the pipe is again
+ * without one. */
+void async__pipe_unopen(async_stream_t *s) {
+  struct pipe_state *st = STATE(s);
+  if (st == NULL || st->h == INVALID_HANDLE_VALUE)
+    return;
+  CloseHandle(st->h);
+  st->h = INVALID_HANDLE_VALUE;
+  s->fd_ = -1;
+  s->stream_flags_ = 0;
+}
+
 int async_pipe_bind2(async_pipe_t *pipe, const char *name, size_t namelen) {
   struct pipe_state *st;
   WCHAR *w;

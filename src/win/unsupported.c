@@ -1,8 +1,8 @@
 /* The public calls Windows does not offer yet: they exist so that the same
  * program links everywhere, and refuse with ASYNC_ENOTSUP, matching the
- * capability bits the Windows backends leave off (signal, unix-socket,
- * process; pipes on select; passing handles over IPC pipes; permissions
- * and peer credentials of pipes). No handle of these
+ * capability bits the Windows backends leave off (signal, unix-socket;
+ * passing handles over IPC pipes; permissions and peer credentials of
+ * pipes). No handle of these
  * types can be created, so the close hooks the portable core calls for them
  * have nothing to do. */
 #include "win.h"
@@ -47,17 +47,3 @@ async_handle_type async_pipe_pending_type(const async_pipe_t *pipe) {
   return ASYNC_UNKNOWN_HANDLE;
 }
 int async_pipe_take_fd(async_pipe_t *pipe) { ARG(pipe); return ASYNC_ENOTSUP; }
-
-/* Subprocesses: CreateProcessW with a job object is not written yet. */
-int async_spawn(async_loop_t *loop, async_process_t *process, const async_process_options_t *options) {
-  if (loop == NULL || process == NULL || options == NULL)
-    return ASYNC_EINVAL;
-  return ASYNC_ENOTSUP;
-}
-int async_process_kill(async_process_t *process, int signum) {
-  ARG(signum);
-  return process == NULL ? ASYNC_EINVAL : ASYNC_ENOTSUP;
-}
-int async_kill(int pid, int signum) { ARG(pid); ARG(signum); return ASYNC_ENOTSUP; }
-int async_process_get_pid(const async_process_t *process) { return process != NULL ? process->pid : 0; }
-void async__process_close(async_process_t *p) { ARG(p); }

@@ -61,6 +61,8 @@ int async__pipe_shutdown(async_shutdown_t *req, async_stream_t *s, async_shutdow
 void async__pipe_close(async_stream_t *s);
 /* A completion of a pipe operation (lpOverlapped of the packet). */
 void async__pipe_done(async_loop_t *loop, OVERLAPPED *ov);
+/* Undoes async_pipe_open for a spawn that failed after it (process.c). */
+void async__pipe_unopen(async_stream_t *s);
 
 /* tcp_iocp.c: TCP streams on the IOCP backend are completion-based, in
  * pipe.c's engine; async__tcp_iocp says whether the loop's are. */
@@ -68,9 +70,13 @@ int async__tcp_iocp(const async_loop_t *loop);
 int async__tcp_listen(async_stream_t *s, int backlog, async_connection_cb cb);
 int async__tcp_accept(async_stream_t *server, async_stream_t *client);
 
-/* iocp.c: the port's key for pipe packets, the port, and a count of operations the kernel still holds for
+/* process.c: a child's exit packet (lpOverlapped of the packet). */
+void async__process_done(async_loop_t *loop, OVERLAPPED *ov);
+
+/* iocp.c: the port's keys for pipe and child-exit packets, the port, and a count of operations the kernel still holds for
  * handles already closed (the loop's close waits for their packets). */
 #define ASYNC__PIPE_KEY ((ULONG_PTR)3)
+#define ASYNC__PROCESS_KEY ((ULONG_PTR)4)
 HANDLE async__iocp_port(const async_loop_t *loop);
 void async__iocp_hold(async_loop_t *loop, int delta);
 
