@@ -1,10 +1,11 @@
 /* The IOCP backend: one completion port per loop, drained in batches with
  * GetQueuedCompletionStatusEx. Cross-thread wakes are completion packets
  * posted with a key of their own; socket watchers are AFD polls completing
- * on the same port (afd.c), and so is the overlapped I/O of named pipes
- * (pipe.c) and each child's exit (process.c). The port waits in milliseconds: the wait is rounded up, and a
- * wait that ends early is resumed for the rest, so a timer never fires
- * before its deadline. */
+ * on the same port (afd.c), and so is the overlapped I/O of named pipes and
+ * TCP sockets (pipe.c, tcp_iocp.c) and each child's exit (process.c). The
+ * port waits in milliseconds: the wait is rounded up, and a wait that ends
+ * early is resumed for the rest, so a timer never fires before its
+ * deadline. */
 #include "win.h"
 
 #define BATCH 128
@@ -13,7 +14,7 @@
 
 struct iocp_state {
   HANDLE port;
-  unsigned held; /* pipe operations in the kernel, exit packets due (the close awaits them) */
+  unsigned held; /* pipe and socket operations in the kernel, exit packets due (awaited) */
   struct async__afd *afd; /* NULL where AFD cannot be opened: no watchers */
   OVERLAPPED_ENTRY entries[BATCH];
 };
