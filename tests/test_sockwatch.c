@@ -38,158 +38,142 @@ static int watching(async_loop_t *loop, int fd) {
   return 0;
 }
 
-static void test_readable_after_write(void **state) {
+/* A loop and a connected socket pair; 1 if the backend watches sockets. */
+struct pair {
   async_loop_t loop;
-  async_watch_t w;
   int fds[2];
-  (void)state;
+};
+
+static int pair_open(struct pair *p) {
   reset();
-  test_loop_init(&loop);
-  assert_int_equal(test_socket_pair(fds), 0);
-  if (watching(&loop, fds[0])) {
-    assert_int_equal(async_watch_init(&loop, &w, fds[0]), 0);
+  test_loop_init(&p->loop);
+  assert_int_equal(test_socket_pair(p->fds), 0);
+  return watching(&p->loop, p->fds[0]);
+}
+
+static void pair_close(struct pair *p) {
+  test_loop_close(&p->loop);
+  for (int i = 0; i < 2; i++)
+    if (p->fds[i] >= 0)
+      test_fd_close(p->fds[i]);
+}
+
+static void test_readable_after_write(void **state) {
+  struct pair p;
+  async_watch_t w;
+  (void)state;
+  if (pair_open(&p)) {
+    assert_int_equal(async_watch_init(&p.loop, &w, p.fds[0]), 0);
     assert_int_equal(async_watch_start(&w, ASYNC_READABLE, record_and_stop), 0);
-    assert_int_equal(async_run(&loop, ASYNC_RUN_NOWAIT), 1);
+    assert_int_equal(async_run(&p.loop, ASYNC_RUN_NOWAIT), 1);
     assert_int_equal(calls, 0); /* nothing to read yet */
-    assert_int_equal(test_fd_write(fds[1], "hi", 2), 2);
-    assert_int_equal(async_run(&loop, ASYNC_RUN_DEFAULT), 0);
+    assert_int_equal(test_fd_write(p.fds[1], "hi", 2), 2);
+    assert_int_equal(async_run(&p.loop, ASYNC_RUN_DEFAULT), 0);
     assert_int_equal(calls, 1);
     assert_int_equal(last_status, 0);
     assert_true(last_events & ASYNC_READABLE);
     assert_false(last_events & ASYNC_WRITABLE);
   }
-  test_loop_close(&loop);
-  test_fd_close(fds[0]);
-  test_fd_close(fds[1]);
+  pair_close(&p);
 }
 
 static void test_writable_at_once(void **state) {
-  async_loop_t loop;
+  struct pair p;
   async_watch_t w;
-  int fds[2];
   (void)state;
-  reset();
-  test_loop_init(&loop);
-  assert_int_equal(test_socket_pair(fds), 0);
-  if (watching(&loop, fds[1])) {
-    assert_int_equal(async_watch_init(&loop, &w, fds[1]), 0);
+  if (pair_open(&p)) {
+    assert_int_equal(async_watch_init(&p.loop, &w, p.fds[1]), 0);
     assert_int_equal(async_watch_start(&w, ASYNC_WRITABLE, record_and_stop), 0);
-    assert_int_equal(async_run(&loop, ASYNC_RUN_DEFAULT), 0);
+    assert_int_equal(async_run(&p.loop, ASYNC_RUN_DEFAULT), 0);
     assert_int_equal(calls, 1);
     assert_int_equal(last_events & (ASYNC_READABLE | ASYNC_WRITABLE), ASYNC_WRITABLE);
   }
-  test_loop_close(&loop);
-  test_fd_close(fds[0]);
-  test_fd_close(fds[1]);
+  pair_close(&p);
 }
 
 /* Level-triggered: unread data reports again on every turn. */
 static void test_level_triggered(void **state) {
-  async_loop_t loop;
+  struct pair p;
   async_watch_t w;
-  int fds[2];
   (void)state;
-  reset();
-  test_loop_init(&loop);
-  assert_int_equal(test_socket_pair(fds), 0);
-  if (watching(&loop, fds[0])) {
-    assert_int_equal(async_watch_init(&loop, &w, fds[0]), 0);
+  if (pair_open(&p)) {
+    assert_int_equal(async_watch_init(&p.loop, &w, p.fds[0]), 0);
     assert_int_equal(async_watch_start(&w, ASYNC_READABLE, record), 0);
-    assert_int_equal(test_fd_write(fds[1], "x", 1), 1);
+    assert_int_equal(test_fd_write(p.fds[1], "x", 1), 1);
     for (int i = 0; i < 50 && calls < 3; i++)
-      async_run(&loop, ASYNC_RUN_ONCE);
+      async_run(&p.loop, ASYNC_RUN_ONCE);
     assert_int_equal(calls, 3);
     async_close((async_handle_t *)&w, NULL);
   }
-  test_loop_close(&loop);
-  test_fd_close(fds[0]);
-  test_fd_close(fds[1]);
+  pair_close(&p);
 }
 
 /* Replacing the interest takes effect: from readable to writable. */
 static void test_change_interest(void **state) {
-  async_loop_t loop;
+  struct pair p;
   async_watch_t w;
-  int fds[2];
   (void)state;
-  reset();
-  test_loop_init(&loop);
-  assert_int_equal(test_socket_pair(fds), 0);
-  if (watching(&loop, fds[0])) {
-    assert_int_equal(async_watch_init(&loop, &w, fds[0]), 0);
+  if (pair_open(&p)) {
+    assert_int_equal(async_watch_init(&p.loop, &w, p.fds[0]), 0);
     assert_int_equal(async_watch_start(&w, ASYNC_READABLE, record_and_stop), 0);
-    assert_int_equal(async_run(&loop, ASYNC_RUN_NOWAIT), 1);
+    assert_int_equal(async_run(&p.loop, ASYNC_RUN_NOWAIT), 1);
     assert_int_equal(calls, 0);
     assert_int_equal(async_watch_start(&w, ASYNC_WRITABLE, record_and_stop), 0);
-    assert_int_equal(async_run(&loop, ASYNC_RUN_DEFAULT), 0);
+    assert_int_equal(async_run(&p.loop, ASYNC_RUN_DEFAULT), 0);
     assert_int_equal(calls, 1);
     assert_true(last_events & ASYNC_WRITABLE);
     /* Stopped, then started again for reading with data waiting. */
-    assert_int_equal(test_fd_write(fds[1], "x", 1), 1);
+    assert_int_equal(test_fd_write(p.fds[1], "x", 1), 1);
     assert_int_equal(async_watch_start(&w, ASYNC_READABLE, record_and_stop), 0);
-    assert_int_equal(async_run(&loop, ASYNC_RUN_DEFAULT), 0);
+    assert_int_equal(async_run(&p.loop, ASYNC_RUN_DEFAULT), 0);
     assert_int_equal(calls, 2);
     assert_true(last_events & ASYNC_READABLE);
   }
-  test_loop_close(&loop);
-  test_fd_close(fds[0]);
-  test_fd_close(fds[1]);
+  pair_close(&p);
 }
 
 /* The peer closing shows as readable (EOF), with ASYNC_HANGUP where the
  * backend reports hang-ups apart. */
 static void test_hangup(void **state) {
-  async_loop_t loop;
+  struct pair p;
   async_watch_t w;
-  int fds[2];
   (void)state;
-  reset();
-  test_loop_init(&loop);
-  assert_int_equal(test_socket_pair(fds), 0);
-  if (watching(&loop, fds[0])) {
-    assert_int_equal(async_watch_init(&loop, &w, fds[0]), 0);
+  if (pair_open(&p)) {
+    assert_int_equal(async_watch_init(&p.loop, &w, p.fds[0]), 0);
     assert_int_equal(async_watch_start(&w, ASYNC_READABLE, record_and_stop), 0);
-    test_fd_close(fds[1]);
-    assert_int_equal(async_run(&loop, ASYNC_RUN_DEFAULT), 0);
+    test_fd_close(p.fds[1]);
+    p.fds[1] = -1;
+    assert_int_equal(async_run(&p.loop, ASYNC_RUN_DEFAULT), 0);
     assert_int_equal(calls, 1);
     assert_int_equal(last_status, 0);
     assert_true(last_events & ASYNC_READABLE);
-    if (test_has_caps(&loop, ASYNC_CAP_HANGUP))
+    if (test_has_caps(&p.loop, ASYNC_CAP_HANGUP))
       assert_true(last_events & ASYNC_HANGUP);
-  } else {
-    test_fd_close(fds[1]);
   }
-  test_loop_close(&loop);
-  test_fd_close(fds[0]);
+  pair_close(&p);
 }
 
 /* Closed while its poll is in flight: no callback, nothing left behind
  * (the teardown counts memory and handles). */
 static void test_close_while_polled(void **state) {
-  async_loop_t loop;
+  struct pair p;
   async_watch_t w;
-  int fds[2];
   (void)state;
-  reset();
-  test_loop_init(&loop);
-  assert_int_equal(test_socket_pair(fds), 0);
-  if (watching(&loop, fds[0])) {
-    assert_int_equal(async_watch_init(&loop, &w, fds[0]), 0);
+  if (pair_open(&p)) {
+    assert_int_equal(async_watch_init(&p.loop, &w, p.fds[0]), 0);
     assert_int_equal(async_watch_start(&w, ASYNC_READABLE, record), 0);
-    assert_int_equal(async_run(&loop, ASYNC_RUN_NOWAIT), 1);
-    assert_int_equal(test_fd_write(fds[1], "x", 1), 1);
+    assert_int_equal(async_run(&p.loop, ASYNC_RUN_NOWAIT), 1);
+    assert_int_equal(test_fd_write(p.fds[1], "x", 1), 1);
     assert_int_equal(async_close((async_handle_t *)&w, NULL), 0);
-    assert_int_equal(async_run(&loop, ASYNC_RUN_DEFAULT), 0);
+    assert_int_equal(async_run(&p.loop, ASYNC_RUN_DEFAULT), 0);
     assert_int_equal(calls, 0);
     /* The same socket can be watched again afterwards. */
-    assert_int_equal(async_watch_init(&loop, &w, fds[0]), 0);
+    assert_int_equal(async_watch_init(&p.loop, &w, p.fds[0]), 0);
     assert_int_equal(async_watch_start(&w, ASYNC_READABLE, record_and_stop), 0);
-    assert_int_equal(async_run(&loop, ASYNC_RUN_DEFAULT), 0);
+    assert_int_equal(async_run(&p.loop, ASYNC_RUN_DEFAULT), 0);
     assert_int_equal(calls, 1);
   }
-  test_loop_close(&loop);
-  test_fd_close(fds[0]);
-  test_fd_close(fds[1]);
+  pair_close(&p);
 }
 
 /* A loop closed right after its watchers, with polls still in flight. */
@@ -216,22 +200,17 @@ static void test_loop_close_with_polls_in_flight(void **state) {
 }
 
 static void test_watch_twice_eexist(void **state) {
-  async_loop_t loop;
+  struct pair p;
   async_watch_t a, b;
-  int fds[2];
   (void)state;
-  test_loop_init(&loop);
-  assert_int_equal(test_socket_pair(fds), 0);
-  if (watching(&loop, fds[0])) {
-    assert_int_equal(async_watch_init(&loop, &a, fds[0]), 0);
-    assert_int_equal(async_watch_init(&loop, &b, fds[0]), ASYNC_EEXIST);
+  if (pair_open(&p)) {
+    assert_int_equal(async_watch_init(&p.loop, &a, p.fds[0]), 0);
+    assert_int_equal(async_watch_init(&p.loop, &b, p.fds[0]), ASYNC_EEXIST);
     assert_int_equal(async_watch_start(&a, 0, record), ASYNC_EINVAL);
     assert_int_equal(async_watch_start(&a, ASYNC_HANGUP, record), ASYNC_EINVAL);
     assert_int_equal(async_watch_start(&a, ASYNC_READABLE, NULL), ASYNC_EINVAL);
   }
-  test_loop_close(&loop);
-  test_fd_close(fds[0]);
-  test_fd_close(fds[1]);
+  pair_close(&p);
 }
 
 #define MANY 100

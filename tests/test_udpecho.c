@@ -29,6 +29,15 @@ static void bind_loopback(async_udp_t *u, struct sockaddr_in *addr) {
   assert_true(addr->sin_port != 0);
 }
 
+/* Two sockets bound to loopback ports of their own. */
+static void open_two(async_loop_t *loop, async_udp_t *a, struct sockaddr_in *aa, async_udp_t *b,
+                     struct sockaddr_in *ba) {
+  assert_int_equal(async_udp_init(loop, a), 0);
+  assert_int_equal(async_udp_init(loop, b), 0);
+  bind_loopback(a, aa);
+  bind_loopback(b, ba);
+}
+
 static char small_buf[8];
 static void alloc_small(async_handle_t *h, size_t size, async_buf_t *buf) {
   (void)h;
@@ -71,10 +80,7 @@ static void test_datagram_both_ways(void **state) {
   (void)state;
   test_loop_init(&loop);
   if (udp_caps(&loop)) {
-    assert_int_equal(async_udp_init(&loop, &a), 0);
-    assert_int_equal(async_udp_init(&loop, &b), 0);
-    bind_loopback(&a, &aa);
-    bind_loopback(&b, &ba);
+    open_two(&loop, &a, &aa, &b, &ba);
     received = sends_done = 0;
     send_status = 1;
     assert_int_equal(async_udp_recv_start(&b, test_alloc_slab, on_recv), 0);
@@ -112,10 +118,7 @@ static void test_connected_peer(void **state) {
   (void)state;
   test_loop_init(&loop);
   if (udp_caps(&loop)) {
-    assert_int_equal(async_udp_init(&loop, &a), 0);
-    assert_int_equal(async_udp_init(&loop, &b), 0);
-    bind_loopback(&a, &aa);
-    bind_loopback(&b, &ba);
+    open_two(&loop, &a, &aa, &b, &ba);
     assert_int_equal(async_udp_getpeername(&a, (struct sockaddr *)&peer, &len), ASYNC_ENOTCONN);
     assert_int_equal(async_udp_connect(&a, NULL), ASYNC_ENOTCONN);
     assert_int_equal(async_udp_connect(&a, (struct sockaddr *)&ba), 0);
@@ -147,10 +150,7 @@ static void test_truncated_datagram_is_partial(void **state) {
   (void)state;
   test_loop_init(&loop);
   if (udp_caps(&loop)) {
-    assert_int_equal(async_udp_init(&loop, &a), 0);
-    assert_int_equal(async_udp_init(&loop, &b), 0);
-    bind_loopback(&a, &aa);
-    bind_loopback(&b, &ba);
+    open_two(&loop, &a, &aa, &b, &ba);
     received = 0;
     assert_int_equal(async_udp_recv_start(&b, alloc_small, on_recv), 0);
     assert_int_equal(async_udp_try_send(&a, &buf, 1, (struct sockaddr *)&ba), 16);
@@ -176,10 +176,7 @@ static void test_close_reports_every_send(void **state) {
   (void)state;
   test_loop_init(&loop);
   if (udp_caps(&loop)) {
-    assert_int_equal(async_udp_init(&loop, &a), 0);
-    assert_int_equal(async_udp_init(&loop, &b), 0);
-    bind_loopback(&a, &aa);
-    bind_loopback(&b, &ba);
+    open_two(&loop, &a, &aa, &b, &ba);
     sends_done = 0;
     for (int i = 0; i < 8; i++)
       assert_int_equal(async_udp_send(&req[i], &a, &buf, 1, (struct sockaddr *)&ba, on_sent), 0);
