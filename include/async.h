@@ -36,6 +36,8 @@ extern "C" {
 
 struct addrinfo;
 struct sockaddr;
+struct sockaddr_in;
+struct sockaddr_in6;
 
 typedef struct async_loop_s async_loop_t;
 typedef struct async_handle_s async_handle_t;
@@ -782,6 +784,23 @@ struct async_getnameinfo_s {
 ASYNC_EXTERN int async_getnameinfo(async_loop_t *loop, async_getnameinfo_t *req,
                                    async_getnameinfo_cb cb, const struct sockaddr *addr,
                                    int flags);
+
+/* ---- buffers and addresses ------------------------------------------------- */
+
+/* An async_buf_t of base and len (no copy is made). */
+ASYNC_EXTERN async_buf_t async_buf_init(char *base, size_t len);
+/* Fills *addr with an IPv4 address in dotted text and a port (0-65535).
+ * ASYNC_EINVAL for NULL, a port out of range or text that is not an address. */
+ASYNC_EXTERN int async_ip4_addr(const char *ip, int port, struct sockaddr_in *addr);
+/* Same for IPv6; a "%scope" suffix gives the scope id as a number or an
+ * interface name ("fe80::1%eth0"). ASYNC_EINVAL also for an unknown interface. */
+ASYNC_EXTERN int async_ip6_addr(const char *ip, int port, struct sockaddr_in6 *addr);
+/* The address of an AF_INET or AF_INET6 sockaddr as text into dst (size
+ * bytes, NUL included; 46 always suffice). ASYNC_EINVAL (NULL, other
+ * family), ASYNC_ENOSPC if dst is too small (dst untouched). */
+ASYNC_EXTERN int async_ip_name(const struct sockaddr *addr, char *dst, size_t size);
+/* The port of an AF_INET or AF_INET6 sockaddr (host order), ASYNC_EINVAL otherwise. */
+ASYNC_EXTERN int async_ip_port(const struct sockaddr *addr);
 
 /* ---- UDP ---------------------------------------------------------------------- */
 
