@@ -144,8 +144,15 @@ void async__defers_run(async_loop_t *loop);
 void async__hooks_run(struct async__link *list);
 void async__hook_close(struct async_hook_s *hook);
 
-/* loop.c */
+/* loop.c; async__hrtime is the platform's monotonic clock in ns. */
+uint64_t async__hrtime(void);
 uint64_t async__clock_now(const async_loop_t *loop);
+
+/* Refreshes the cached time of a real clock (a virtual one is left alone). */
+static inline void async__time_update(async_loop_t *loop) {
+  if (loop->clock_ == ASYNC_CLOCK_REAL)
+    loop->time_ = async__hrtime();
+}
 
 /* spawn_check.c: async_spawn's checks that mean the same on every platform
  * (NULLs, flags, stdio entries, the capability bit, an empty file), in the
@@ -174,7 +181,6 @@ void async__cond_wait(async__cond_t *c, async__mutex_t *m);
 void async__cond_signal(async__cond_t *c);
 void async__cond_broadcast(async__cond_t *c);
 void async__atfork_child(void (*fn)(void));
-uint64_t async__hrtime(void);
 int async__platform_init(async_loop_t *loop);
 void async__platform_close(async_loop_t *loop);
 int async__platform_fork(async_loop_t *loop);

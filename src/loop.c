@@ -95,8 +95,8 @@ uint64_t async__clock_now(const async_loop_t *loop) {
 }
 
 void async_update_time(async_loop_t *loop) {
-  if (loop != NULL && loop->clock_ == ASYNC_CLOCK_REAL)
-    loop->time_ = async__hrtime();
+  if (loop != NULL)
+    async__time_update(loop);
 }
 
 uint64_t async_now_ns(const async_loop_t *loop) { return loop != NULL ? loop->time_ : 0; }
@@ -111,6 +111,25 @@ int async_loop_advance(async_loop_t *loop, uint64_t ns) {
   return 0;
 }
 
+/* Only a wakeup's close, waiting for its senders, is ready: the poll may
+ * block a little while rather than spin. */
+static int close_wait_only(const async_loop_t *loop) {
+  return (loop->flags_ & ASYNC__LOOP_CLOSE_WAIT) && loop->closing_head_ != NULL &&
+         async__list_empty(&loop->defers_) && async__list_empty(&loop->idle_);
+}
+
+/* The next timer's deadline less the time now. The turn's cached time may
+ * be old by the time its callbacks took: a real clock is read again before
+ * a wait is computed from it, so the wait ends at the deadline. */
+static int64_t next_timer_ns(async_loop_t *loop) {
+  int64_t next = async__timer_next_ns(loop);
+  if (next > 0 && loop->clock_ == ASYNC_CLOCK_REAL) {
+    async__time_update(loop);
+    next = async__timer_next_ns(loop);
+  }
+  return next;
+}
+
 /* How long the poll may block: 0 when anything is ready, else until the next
  * timer, -1 (forever) with none. A virtual clock never sleeps for a timer:
  * autojump polls without blocking and then jumps (*jump set); a manual clock
@@ -120,13 +139,11 @@ static int64_t poll_timeout(async_loop_t *loop, int *jump) {
   *jump = 0;
   if ((loop->flags_ & ASYNC__LOOP_STOP) || !async_loop_alive(loop))
     return 0;
-  next = async__timer_next_ns(loop);
-  if (ready_now(loop)) {
-    if (!(loop->flags_ & ASYNC__LOOP_CLOSE_WAIT) || loop->closing_head_ == NULL ||
-        !async__list_empty(&loop->defers_) || !async__list_empty(&loop->idle_))
-      return 0;
+  if (ready_now(loop) && !close_wait_only(loop))
+    return 0;
+  next = next_timer_ns(loop);
+  if (ready_now(loop))
     return next >= 0 && next < CLOSE_WAIT_NS ? next : CLOSE_WAIT_NS;
-  }
   if (next <= 0 || loop->clock_ == ASYNC_CLOCK_REAL)
     return next;
   if (loop->clock_ == ASYNC_CLOCK_AUTOJUMP) {

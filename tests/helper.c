@@ -209,7 +209,10 @@ int test_fd_teardown(void **state) {
 int test_run_group(const char *area, const struct CMUnitTest *tests, size_t n) {
   char name[128];
   const char *b = test_backend();
+  const char *only = getenv("ASYNC_TEST_FILTER"); /* one test by name (glob), for debugging */
   snprintf(name, sizeof(name), "%s/%s", area, b != NULL ? b : "default");
+  if (only != NULL && *only != '\0')
+    cmocka_set_test_filter(only);
   return _cmocka_run_group_tests(name, tests, n, NULL, NULL);
 }
 

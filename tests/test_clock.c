@@ -1,6 +1,8 @@
-/* Virtual clocks: manual advance and autojump. */
+/* The loop's clock: virtual clocks (manual advance and autojump), and the
+ * real clock's cached time around the backend's wait. */
 #include "helper.h"
 
+#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -512,6 +514,225 @@ static void test_now_is_fixed_within_a_turn(void **state) {
   test_loop_close(&loop);
 }
 
+
+/* ---- real clock: the cached time around the backend's wait ----------------------------- */
+
+static void spin_ns(uint64_t ns) {
+  uint64_t until = async_hrtime() + ns;
+  while (async_hrtime() < until)
+    ;
+}
+
+/* What another thread did, and when by the monotonic clock (read just
+ * before the act, so the loop cannot have seen the act earlier). */
+static uint64_t acted_at;
+static uint64_t seen_at;
+static int acted_fd;
+static async_wakeup_t fresh_wakeup;
+
+static void *write_later(void *arg) {
+  (void)arg;
+  usleep(100 * 1000);
+  __atomic_store_n(&acted_at, async_hrtime(), __ATOMIC_SEQ_CST);
+  assert_int_equal(test_fd_write(acted_fd, "x", 1), 1);
+  return NULL;
+}
+
+static void read_fresh(async_watch_t *w, int status, unsigned events) {
+  char c;
+  assert_int_equal(status, 0);
+  assert_true(events & ASYNC_READABLE);
+  seen_at = async_now_ns(w->loop);
+  assert_int_equal(test_fd_read(w->fd, &c, 1), 1);
+  async_close((async_handle_t *)w, NULL);
+}
+
+/* The loop slept 100 ms in its wait: the I/O callback's async_now has moved
+ * with it, not stayed at the turn's start. */
+static void test_now_refreshed_for_io_callbacks(void **state) {
+  async_loop_t loop;
+  async_watch_t w;
+  pthread_t th;
+  int fds[2];
+  (void)state;
+  test_loop_init(&loop);
+  if (!test_has_caps(&loop, ASYNC_CAP_FD_WATCH)) {
+    assert_int_equal(async_watch_init(&loop, &w, 0), ASYNC_ENOTSUP);
+    test_loop_close(&loop);
+    return;
+  }
+  assert_int_equal(test_fd_pair(fds), 0);
+  acted_fd = fds[1];
+  seen_at = 0;
+  assert_int_equal(async_watch_init(&loop, &w, fds[0]), 0);
+  assert_int_equal(async_watch_start(&w, ASYNC_READABLE, read_fresh), 0);
+  assert_int_equal(pthread_create(&th, NULL, write_later, NULL), 0);
+  assert_int_equal(async_run(&loop, ASYNC_RUN_DEFAULT), 0);
+  pthread_join(th, NULL);
+  assert_true(seen_at >= acted_at);
+  assert_true(seen_at <= async_hrtime());
+  test_loop_close(&loop);
+  test_fd_close(fds[0]);
+  test_fd_close(fds[1]);
+}
+
+static void *send_later(void *arg) {
+  (void)arg;
+  usleep(100 * 1000);
+  __atomic_store_n(&acted_at, async_hrtime(), __ATOMIC_SEQ_CST);
+  assert_int_equal(async_wakeup_send(&fresh_wakeup), 0);
+  return NULL;
+}
+
+static void wakeup_fresh(async_wakeup_t *w) {
+  seen_at = async_now_ns(w->loop);
+  async_close((async_handle_t *)w, NULL);
+}
+
+static void test_now_refreshed_for_wakeup_callbacks(void **state) {
+  async_loop_t loop;
+  pthread_t th;
+  (void)state;
+  test_loop_init(&loop);
+  seen_at = 0;
+  assert_int_equal(async_wakeup_init(&loop, &fresh_wakeup, wakeup_fresh), 0);
+  assert_int_equal(pthread_create(&th, NULL, send_later, NULL), 0);
+  assert_int_equal(async_run(&loop, ASYNC_RUN_DEFAULT), 0);
+  pthread_join(th, NULL);
+  assert_true(seen_at >= acted_at);
+  test_loop_close(&loop);
+}
+
+static void work_slowly(async_work_t *req) {
+  (void)req;
+  usleep(100 * 1000);
+  __atomic_store_n(&acted_at, async_hrtime(), __ATOMIC_SEQ_CST);
+}
+
+static void work_fresh(async_work_t *req, int status) {
+  assert_int_equal(status, 0);
+  seen_at = async_now_ns(req->loop);
+}
+
+static void test_now_refreshed_for_work_callbacks(void **state) {
+  async_loop_t loop;
+  async_work_t req;
+  (void)state;
+  test_loop_init(&loop);
+  memset(&req, 0, sizeof(req));
+  seen_at = 0;
+  assert_int_equal(async_work_queue(&loop, &req, work_slowly, work_fresh), 0);
+  assert_int_equal(async_run(&loop, ASYNC_RUN_DEFAULT), 0);
+  assert_true(seen_at >= acted_at);
+  test_loop_close(&loop);
+}
+
+/* Timer a spins, then starts b: the wait the loop computes for b (asked
+ * from a prepare hook, the last thing before the wait) ends at b's
+ * deadline as the clock reads when asked, not as it read when the turn
+ * began. */
+static async_timer_t timer_b;
+static uint64_t b_started_before, b_started_after, b_fired_at, asked_at, asked_ns;
+static int asked;
+
+static void b_fires(async_timer_t *t) {
+  (void)t;
+  b_fired_at = async_hrtime();
+}
+
+static void a_spins_then_starts_b(async_timer_t *t) {
+  (void)t;
+  spin_ns(30 * MS);
+  b_started_before = async_hrtime();
+  assert_int_equal(async_timer_start(&timer_b, b_fires, 10, 0), 0);
+  b_started_after = async_hrtime();
+}
+
+static void ask_timeout(async_prepare_t *p) {
+  if (asked++ != 0)
+    return;
+  asked_at = async_hrtime();
+  asked_ns = (uint64_t)async_backend_timeout_ns(p->loop);
+}
+
+static void test_wait_measured_from_the_clock_at_the_wait(void **state) {
+  async_loop_t loop;
+  async_timer_t a;
+  async_prepare_t p;
+  (void)state;
+  asked = 0;
+  b_fired_at = 0;
+  test_loop_init(&loop);
+  assert_int_equal(async_timer_init(&loop, &a), 0);
+  assert_int_equal(async_timer_init(&loop, &timer_b), 0);
+  assert_int_equal(async_prepare_init(&loop, &p), 0);
+  assert_int_equal(async_prepare_start(&p, ask_timeout), 0);
+  async_unref((async_handle_t *)&p);
+  assert_int_equal(async_timer_start(&a, a_spins_then_starts_b, 0, 0), 0);
+  assert_int_equal(async_run(&loop, ASYNC_RUN_DEFAULT), 0);
+  assert_true(asked >= 1);
+  /* b's deadline is at most b_started_after + 10 ms; the time at the ask at
+   * least asked_at. Measured from the turn's start it would be 30 ms longer. */
+  assert_true(asked_ns <= b_started_after + 10 * MS - asked_at);
+  assert_true(b_fired_at >= b_started_before + 10 * MS); /* never early */
+  test_loop_close(&loop);
+}
+
+/* The same, as the backend really waits: a 150 ms callback must not make a
+ * 1 ms timer started at its end fire 150 ms late. The bound is half the
+ * spin, far above any scheduling delay. */
+static void a_spins_long_then_starts_b(async_timer_t *t) {
+  (void)t;
+  spin_ns(150 * MS);
+  b_started_before = async_hrtime();
+  assert_int_equal(async_timer_start(&timer_b, b_fires, 1, 0), 0);
+}
+
+static void test_no_oversleep_after_a_slow_callback(void **state) {
+  async_loop_t loop;
+  async_timer_t a;
+  (void)state;
+  b_fired_at = 0;
+  test_loop_init(&loop);
+  assert_int_equal(async_timer_init(&loop, &a), 0);
+  assert_int_equal(async_timer_init(&loop, &timer_b), 0);
+  assert_int_equal(async_timer_start(&a, a_spins_long_then_starts_b, 0, 0), 0);
+  assert_int_equal(async_run(&loop, ASYNC_RUN_DEFAULT), 0);
+  assert_true(b_fired_at >= b_started_before + MS);
+  assert_true(b_fired_at < b_started_before + 75 * MS);
+  test_loop_close(&loop);
+}
+
+/* A timer restarted from its own callback with timeout 0 is due when the
+ * next turn polls: the poll must not block, not even for a nanosecond. */
+static int zero_runs, nonzero_waits;
+static void zero_again(async_timer_t *t) {
+  if (++zero_runs < 50)
+    assert_int_equal(async_timer_start(t, zero_again, 0, 0), 0);
+}
+static void check_zero_wait(async_prepare_t *p) {
+  if (async_backend_timeout_ns(p->loop) != 0)
+    nonzero_waits++;
+}
+
+static void test_zero_restart_polls_without_waiting(void **state) {
+  async_loop_t loop;
+  async_timer_t t;
+  async_prepare_t p;
+  (void)state;
+  zero_runs = nonzero_waits = 0;
+  test_loop_init(&loop);
+  assert_int_equal(async_timer_init(&loop, &t), 0);
+  assert_int_equal(async_prepare_init(&loop, &p), 0);
+  assert_int_equal(async_prepare_start(&p, check_zero_wait), 0);
+  async_unref((async_handle_t *)&p);
+  assert_int_equal(async_timer_start(&t, zero_again, 0, 0), 0);
+  assert_int_equal(async_run(&loop, ASYNC_RUN_DEFAULT), 0);
+  assert_int_equal(zero_runs, 50);
+  assert_int_equal(nonzero_waits, 0);
+  test_loop_close(&loop);
+}
+
 static const struct CMUnitTest tests[] = {
   TEST(test_virtual_starts_where_told),
   TEST(test_advance_refused_on_real_clock),
@@ -537,6 +758,12 @@ static const struct CMUnitTest tests[] = {
   TEST(test_autojump_does_not_jump_past_ready_io),
   TEST(test_real_now_taken_at_init),
   TEST(test_now_is_fixed_within_a_turn),
+  TEST(test_now_refreshed_for_io_callbacks),
+  TEST(test_now_refreshed_for_wakeup_callbacks),
+  TEST(test_now_refreshed_for_work_callbacks),
+  TEST(test_wait_measured_from_the_clock_at_the_wait),
+  TEST(test_no_oversleep_after_a_slow_callback),
+  TEST(test_zero_restart_polls_without_waiting),
 };
 
 TEST_MAIN("clock", tests)

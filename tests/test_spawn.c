@@ -661,6 +661,38 @@ static void test_loop_close_with_child_running(void **state) {
   assert_int_equal(e.calls, 0);
 }
 
+/* The child slept 200 ms: its exit callback sees a cached time that moved
+ * with the loop's wait, not the time the turn began before it. */
+static uint64_t exit_seen_at;
+static void exit_note_time(async_process_t *p, int64_t status, int sig) {
+  exit_seen_at = async_now_ns(p->loop);
+  test_exit_keep(p, status, sig);
+}
+
+static void test_exit_callback_sees_fresh_time(void **state) {
+  char *args[] = {CHILD, (char *)"sleep", (char *)"200", NULL};
+  async_loop_t loop;
+  async_process_t p;
+  async_process_options_t o;
+  async_stdio_t stdio[3];
+  struct test_exit e = {0};
+  uint64_t spawned_at;
+  (void)state;
+  if (!supported())
+    return;
+  test_loop_init(&loop);
+  opts_init(&o, stdio, args, NULL);
+  o.exit_cb = exit_note_time;
+  p.data = &e;
+  exit_seen_at = 0;
+  spawned_at = async_hrtime();
+  assert_int_equal(async_spawn(&loop, &p, &o), 0);
+  assert_int_equal(async_run(&loop, ASYNC_RUN_DEFAULT), 0);
+  assert_int_equal(e.calls, 1);
+  assert_true(exit_seen_at >= spawned_at + UINT64_C(200000000));
+  test_loop_close(&loop);
+}
+
 /* ---- pid ------------------------------------------------------------------------------- */
 
 static void test_get_pid(void **state) {
@@ -1009,6 +1041,7 @@ static const struct CMUnitTest tests[] = {
   TEST(test_close_before_exit),
   TEST(test_close_after_exit_unreported),
   TEST(test_loop_close_with_child_running),
+  TEST(test_exit_callback_sees_fresh_time),
   TEST(test_get_pid),
   TEST(test_null_args_einval),
   TEST(test_bad_stdio_einval),

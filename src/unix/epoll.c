@@ -93,6 +93,7 @@ static int epoll_wait_ns(struct epoll_state *st, int64_t timeout_ns) {
 static int epoll_poll(async_loop_t *loop, int64_t timeout_ns) {
   struct epoll_state *st = loop->backend_state_;
   int n = epoll_wait_ns(st, timeout_ns);
+  async__io_waited(loop);
   if (n < 0)
     return errno == EINTR ? 0 : async_translate_sys_error(errno);
   for (int i = 0; i < n; i++) {

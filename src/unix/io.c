@@ -90,8 +90,6 @@ void async__io_detach(async_loop_t *loop, int fd) {
 void async__io_event(async_loop_t *loop, int fd, uint32_t tag, unsigned events) {
   struct async__fd_entry *e;
   async_watch_t *w;
-  /* Callbacks run from here on: wakes they cause need no byte. */
-  __atomic_store_n(&loop->awake_, 1, __ATOMIC_RELAXED);
   if (fd < 0 || fd >= loop->nfds_)
     return;
   e = &loop->fds_[fd];
@@ -126,19 +124,24 @@ void async__io_free(async_loop_t *loop) {
 }
 
 /* Skips the backend's system call when a turn must not block and no fd but
- * the loop's own wake channel is watched: its flag says all there is to know. */
-/* Wakes that arrive while the loop is awake write nothing (see
+ * the loop's own wake channel is watched: its flag says all there is to know
+ * (then the clock is read only if that flag has callbacks to run).
+ * Wakes that arrive while the loop is awake write nothing (see
  * async__wake): the flag is checked before a blocking poll, which then does
  * not block, and after every poll. */
 int async__io_poll(async_loop_t *loop, int64_t timeout_ns) {
-  int n = 0;
+  int n = 0, waited = 0;
   loop->io_gen_poll_ = loop->io_gen_;
   if (timeout_ns != 0 && async__wake_sleep(loop))
     timeout_ns = 0;
-  if (timeout_ns != 0 || loop->nregistered_ > 1)
+  if (timeout_ns != 0 || loop->nregistered_ > 1) {
     n = loop->backend_->poll(loop, timeout_ns);
+    waited = 1;
+  }
   __atomic_store_n(&loop->awake_, 1, __ATOMIC_RELAXED);
   if (n >= 0 && __atomic_load_n(&loop->wake_pending_, __ATOMIC_ACQUIRE)) {
+    if (!waited)
+      async__time_update(loop);
     async__wake_process(loop);
     n++;
   }

@@ -119,6 +119,7 @@ static int poll_poll(async_loop_t *loop, int64_t timeout_ns) {
   if (st->holes)
     compact(st);
   n = wait_ns(st, timeout_ns);
+  async__io_waited(loop);
   if (n <= 0)
     return n == 0 || errno == EINTR ? 0 : async_translate_sys_error(errno);
   st->dispatching = 1;

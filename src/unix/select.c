@@ -109,6 +109,7 @@ static int select_poll(async_loop_t *loop, int64_t timeout_ns) {
   }
   n = pselect(nfds, words ? (fd_set *)(void *)st->got[0] : NULL,
               words ? (fd_set *)(void *)st->got[1] : NULL, NULL, tsp, NULL);
+  async__io_waited(loop);
   if (n < 0) {
     if (errno == EBADF)
       return report_invalid(loop, st);

@@ -4,6 +4,7 @@
 
 #include "../internal.h"
 
+#include <errno.h>
 #include <sys/types.h>
 
 /* Tag for backends whose reports can never be stale across polls. */
@@ -15,6 +16,16 @@ int async__io_attach_internal(async_loop_t *loop, async_watch_t *w, int fd, asyn
 void async__io_detach(async_loop_t *loop, int fd);
 int async__io_set(async_loop_t *loop, int fd, unsigned events);
 void async__io_event(async_loop_t *loop, int fd, uint32_t tag, unsigned events);
+/* Every backend calls this as its wait returns, before it reports: the
+ * callbacks that follow see the time the wait ended, and wakes they cause
+ * need no byte (the loop looks at its flag after the poll). errno is kept
+ * for the backend's own error check. */
+static inline void async__io_waited(async_loop_t *loop) {
+  int saved = errno;
+  __atomic_store_n(&loop->awake_, 1, __ATOMIC_RELAXED);
+  async__time_update(loop);
+  errno = saved;
+}
 int async__io_reregister(async_loop_t *loop);
 void async__io_free(async_loop_t *loop);
 

@@ -99,11 +99,12 @@ static int wait_once(async_loop_t *loop, int64_t timeout_ns) {
   struct iocp_state *st = loop->backend_state_;
   ULONG n = 0;
   int woken = 0;
-  if (!GetQueuedCompletionStatusEx(st->port, st->entries, BATCH, &n,
-                                   (DWORD)async__wait_ms(timeout_ns), FALSE)) {
-    DWORD err = GetLastError();
+  BOOL ok = GetQueuedCompletionStatusEx(st->port, st->entries, BATCH, &n,
+                                        (DWORD)async__wait_ms(timeout_ns), FALSE);
+  DWORD err = ok ? 0 : GetLastError();
+  async__io_waited(loop);
+  if (!ok)
     return err == WAIT_TIMEOUT ? 0 : async_translate_sys_error((int)err);
-  }
   for (ULONG i = 0; i < n; i++)
     dispatch(loop, st, &st->entries[i], &woken);
   if (woken)

@@ -133,7 +133,7 @@ static int select_once(async_loop_t *loop, int64_t timeout_ns, int *woken) {
   struct select_state *st = loop->backend_state_;
   struct timeval tv, *tvp = NULL;
   uint32_t count = 0;
-  int n;
+  int n, err;
   st->r.count = st->w.count = st->e.count = 0;
   st->r.v[st->r.count++] = st->wake;
   for (uint32_t i = 0; i < loop->nsocks_; i++) {
@@ -153,8 +153,9 @@ static int select_once(async_loop_t *loop, int64_t timeout_ns, int *woken) {
   }
   n = select(0, (fd_set *)(void *)&st->r, st->w.count ? (fd_set *)(void *)&st->w : NULL,
              st->e.count ? (fd_set *)(void *)&st->e : NULL, tvp);
+  err = n == SOCKET_ERROR ? WSAGetLastError() : 0;
+  async__io_waited(loop);
   if (n == SOCKET_ERROR) {
-    int err = WSAGetLastError();
     if (err == WSAENOTSOCK)
       return report_invalid(loop);
     return err == WSAEINTR ? 0 : async_translate_sys_error(err);

@@ -22,6 +22,9 @@ int async__io_set(async_loop_t *loop, SOCKET sock, unsigned events);
 struct async__sock_entry *async__io_entry(async_loop_t *loop, SOCKET sock); /* NULL: none */
 /* Hands events to the watcher that owns sock, if it is still the one with gen. */
 void async__io_event(async_loop_t *loop, SOCKET sock, uint32_t gen, unsigned events);
+/* Both backends call this as a wait returns, before they dispatch: the
+ * callbacks that follow see the time the wait ended. */
+static inline void async__io_waited(async_loop_t *loop) { async__time_update(loop); }
 void async__io_free(async_loop_t *loop);
 
 /* afd.c: readiness of sockets through AFD polls completing on a port. */
