@@ -5,7 +5,14 @@
  * the work callbacks of the thread pool, which run on its threads.
  * Errors: every call that can fail returns 0 or a negative ASYNC_E* code.
  * Memory: the caller owns every loop, handle and request; the library keeps
- * pointers to them until the close callback (or request callback) has run. */
+ * pointers to them until the close callback (or request callback) has run.
+ * Misuse: a loop or handle carries a mark that a successful init sets and a
+ * failed init, async_loop_close or the close callback clears. Every call
+ * refuses a NULL, zeroed, failed, closed or closing handle (and one of
+ * another type) with ASYNC_EINVAL, as it does a loop that is not open;
+ * calls returning nothing ignore them, getters answer 0 or NULL. An init
+ * given a handle (or loop) that is open answers ASYNC_EBUSY. Memory that
+ * was never initialised nor zeroed is not detected. */
 #ifndef ASYNC_H
 #define ASYNC_H
 
@@ -313,9 +320,12 @@ typedef struct async_loop_options_s {
 } async_loop_options_t;
 
 /* Creates a loop in caller-owned memory. options may be NULL (real clock;
- * backend from $ASYNC_BACKEND, else the platform default). Errors: ASYNC_EINVAL (NULL loop, bad clock
- * mode), ASYNC_ENOENT (unknown backend name), ASYNC_ENOTSUP (backend not
- * compiled in or not usable on this kernel), ASYNC_ENOMEM, system errors. */
+ * backend from $ASYNC_BACKEND, else the platform default). Errors:
+ * ASYNC_EINVAL (NULL loop, bad clock mode), ASYNC_EBUSY (loop is open),
+ * ASYNC_ENOENT (no backend has that name: async_backends() lists those
+ * built), ASYNC_ENOTSUP (a backend this library knows, not compiled in or
+ * not usable on this kernel), ASYNC_ENOMEM, system errors. A refused name
+ * leaves the loop's memory untouched. */
 ASYNC_EXTERN int async_loop_init(async_loop_t *loop, const async_loop_options_t *options);
 /* Releases the loop's kernel state and memory. Returns ASYNC_EBUSY, and
  * closes nothing, while a handle is open or a deferred call is pending. */
@@ -330,7 +340,9 @@ ASYNC_EXTERN int async_run(async_loop_t *loop, async_run_mode mode);
 ASYNC_EXTERN void async_stop(async_loop_t *loop);
 /* 1 if active referenced handles, requests, deferred calls or close callbacks are pending. */
 ASYNC_EXTERN int async_loop_alive(const async_loop_t *loop);
-/* The loop's cached time in milliseconds / nanoseconds, taken at the start of the turn. */
+/* The loop's cached time in milliseconds / nanoseconds: read at the start of
+ * each turn, before the wait for I/O is computed, and when that wait returns
+ * (so I/O callbacks see the time it ended). 0 for a loop that is not open. */
 ASYNC_EXTERN uint64_t async_now(const async_loop_t *loop);
 ASYNC_EXTERN uint64_t async_now_ns(const async_loop_t *loop);
 /* Refreshes the cached time (no effect on a virtual clock). */
@@ -387,7 +399,7 @@ typedef enum {
   union async__cb cb_;                                                        \
   uint32_t slot_;                                                             \
   uint8_t type;                                                               \
-  uint8_t spare_;                                                             \
+  uint8_t mark_;                                                              \
   uint16_t flags_;                                                            \
   union {                                                                     \
     uint64_t seq;                                                             \
@@ -400,9 +412,11 @@ struct async_handle_s {
 
 /* Closes any handle: stops it, then calls close_cb (may be NULL) from the
  * loop, never from inside this call; after that the library no longer
- * touches the handle's memory. ASYNC_EINVAL for NULL or a handle already closing or closed. */
+ * touches the handle's memory. ASYNC_EINVAL for NULL, a handle already
+ * closing or closed, or one whose init failed or never ran (zeroed memory). */
 ASYNC_EXTERN int async_close(async_handle_t *handle, async_close_cb close_cb);
-/* A referenced active handle keeps async_run(DEFAULT) going; handles start referenced. */
+/* A referenced active handle keeps async_run(DEFAULT) going; handles start
+ * referenced. A closing handle is neither active nor referenced. */
 ASYNC_EXTERN void async_ref(async_handle_t *handle);
 ASYNC_EXTERN void async_unref(async_handle_t *handle);
 ASYNC_EXTERN int async_has_ref(const async_handle_t *handle);
@@ -420,7 +434,9 @@ struct async_timer_s {
   uint64_t repeat_ns;
 };
 
-/* Initialises a stopped timer. ASYNC_EINVAL for NULL arguments, ASYNC_ENOMEM. */
+/* Initialises a stopped timer. ASYNC_EINVAL (NULL timer, loop not open),
+ * ASYNC_EBUSY (timer is open in this loop), ASYNC_ENOMEM. Every *_init
+ * answers these two the same way. */
 ASYNC_EXTERN int async_timer_init(async_loop_t *loop, async_timer_t *timer);
 /* Starts (or restarts) the timer: cb runs once timeout has passed, then
  * every repeat if repeat is nonzero. Never runs before its deadline.
@@ -436,7 +452,7 @@ ASYNC_EXTERN int async_timer_stop(async_timer_t *timer);
 /* Restarts a repeating timer with its repeat as timeout (stops it if the
  * repeat is 0). ASYNC_EINVAL if it was never started or is closing. */
 ASYNC_EXTERN int async_timer_again(async_timer_t *timer);
-/* Sets the repeat used from the next expiry on. */
+/* Sets the repeat used from the next expiry on (ignored for a bad handle). */
 ASYNC_EXTERN void async_timer_set_repeat(async_timer_t *timer, uint64_t repeat_ms);
 ASYNC_EXTERN void async_timer_set_repeat_ns(async_timer_t *timer, uint64_t repeat_ns);
 ASYNC_EXTERN uint64_t async_timer_get_repeat(const async_timer_t *timer);
@@ -673,6 +689,7 @@ struct async_loop_s {
   uint16_t clock_;
   int running_;
   unsigned caps_;
+  uint32_t mark_;                /* set while the loop is open */
   struct async__slots handles_;  /* every other open handle */
   async_handle_t *closing_head_;
   async_handle_t *closing_tail_;

@@ -9,7 +9,7 @@ void async_defer_init(async_defer_t *d) {
 }
 
 int async_defer(async_loop_t *loop, async_defer_t *d, async_defer_cb cb) {
-  if (loop == NULL || d == NULL || cb == NULL)
+  if (!async__loop_ok(loop) || d == NULL || cb == NULL)
     return ASYNC_EINVAL;
   if (async__list_linked(&d->link_))
     return ASYNC_EALREADY;

@@ -8,17 +8,46 @@ static struct async__slots *table_of(async_handle_t *h) {
 void async__handle_init_internal(async_loop_t *loop, async_handle_t *h, async_handle_type type) {
   h->loop = loop;
   h->type = (uint8_t)type;
-  h->spare_ = 0;
+  h->mark_ = ASYNC__HANDLE_MARK;
   h->flags_ = ASYNC__INTERNAL;
   h->cb_.close = NULL;
   h->u_.seq = 0;
 }
 
+/* Open in loop: marked, of this loop, and in its table or on its closing
+ * list. The loop is compared before anything is read through h->loop. */
+static int open_in(const async_loop_t *loop, async_handle_t *h) {
+  const struct async__slots *t;
+  if (h->mark_ != ASYNC__HANDLE_MARK || h->loop != loop || (h->flags_ & ASYNC__INTERNAL))
+    return 0;
+  if (h->flags_ & ASYNC__CLOSING)
+    return 1;
+  t = table_of(h);
+  return h->slot_ < t->len && t->v[h->slot_].handle == h;
+}
+
+static void unmark(async_handle_t *h) {
+  h->mark_ = 0;
+  h->type = ASYNC_UNKNOWN_HANDLE;
+}
+
+int async__handle_claim(async_loop_t *loop, void *p) {
+  async_handle_t *h = p;
+  if (h == NULL || !async__loop_ok(loop))
+    return ASYNC_EINVAL;
+  if (open_in(loop, h))
+    return ASYNC_EBUSY;
+  unmark(h);
+  return 0;
+}
+
 int async__handle_init(async_loop_t *loop, async_handle_t *h, async_handle_type type) {
   async__handle_init_internal(loop, h, type);
   h->flags_ = ASYNC__REF;
-  if (async__slots_push(table_of(h), h, 0) != 0)
+  if (async__slots_push(table_of(h), h, 0) != 0) {
+    unmark(h);
     return ASYNC_ENOMEM;
+  }
   loop->nhandles_++;
   loop->walk_gen_++;
   return 0;
@@ -30,8 +59,9 @@ void async__handle_count_ref(async_handle_t *h, int delta) {
     h->loop->active_timer_refs_ += (uint32_t)delta;
 }
 
+/* A closing handle is stopped for good: its reference no longer matters. */
 void async_ref(async_handle_t *h) {
-  if (h == NULL || (h->flags_ & (ASYNC__REF | ASYNC__INTERNAL)))
+  if (!async__handle_open(h) || (h->flags_ & (ASYNC__REF | ASYNC__INTERNAL)))
     return;
   h->flags_ |= ASYNC__REF;
   if (h->flags_ & ASYNC__ACTIVE)
@@ -39,7 +69,7 @@ void async_ref(async_handle_t *h) {
 }
 
 void async_unref(async_handle_t *h) {
-  if (h == NULL || !(h->flags_ & ASYNC__REF))
+  if (!async__handle_open(h) || !(h->flags_ & ASYNC__REF))
     return;
   h->flags_ &= (uint16_t)~ASYNC__REF;
   if (h->flags_ & ASYNC__ACTIVE)
@@ -47,11 +77,11 @@ void async_unref(async_handle_t *h) {
 }
 
 int async_has_ref(const async_handle_t *h) {
-  return h != NULL && (h->flags_ & ASYNC__REF) != 0;
+  return async__handle_open(h) && (h->flags_ & ASYNC__REF) != 0;
 }
 
 int async_is_active(const async_handle_t *h) {
-  return h != NULL && async__is_active(h);
+  return async__handle_open(h) && async__is_active(h);
 }
 
 int async_is_closing(const async_handle_t *h) {
@@ -90,6 +120,7 @@ void async__handle_uninit(async_handle_t *h) {
   async__slots_remove(table_of(h), h->slot_);
   h->loop->nhandles_--;
   h->loop->walk_gen_++;
+  unmark(h);
 }
 
 static void closing_push(async_loop_t *loop, async_handle_t *h) {
@@ -103,7 +134,7 @@ static void closing_push(async_loop_t *loop, async_handle_t *h) {
 
 int async_close(async_handle_t *h, async_close_cb close_cb) {
   async_loop_t *loop;
-  if (h == NULL || async__is_closing(h) || (h->flags_ & ASYNC__INTERNAL))
+  if (!async__handle_open(h) || (h->flags_ & ASYNC__INTERNAL))
     return ASYNC_EINVAL;
   switch (h->type) {
   case ASYNC_TIMER: async__timer_close((async_timer_t *)h); break;
@@ -146,6 +177,7 @@ void async__closing_run(async_loop_t *loop) {
       loop->flags_ |= ASYNC__LOOP_CLOSE_WAIT;
     } else {
       h->flags_ |= ASYNC__CLOSED;
+      h->mark_ = 0; /* the callback may free h: nothing is written after it */
       loop->nhandles_--;
       loop->walk_gen_++;
       /* Callbacks of requests come before the handle's close callback. */
@@ -180,7 +212,7 @@ static int walk_table(async_loop_t *loop, struct async__slots *t, async_walk_cb 
   return changed;
 }
 
-static void unmark(struct async__slots *t) {
+static void unmark_walked(struct async__slots *t) {
   for (uint32_t i = 0; i < t->len; i++)
     t->v[i].handle->flags_ &= (uint16_t)~ASYNC__WALKED;
 }
@@ -190,7 +222,7 @@ static void unmark(struct async__slots *t) {
  * while callbacks keep changing the tables. */
 void async_walk(async_loop_t *loop, async_walk_cb cb, void *arg) {
   int changed;
-  if (loop == NULL || cb == NULL)
+  if (!async__loop_ok(loop) || cb == NULL)
     return;
   do {
     changed = walk_table(loop, &loop->timers_, cb, arg);
@@ -202,8 +234,8 @@ void async_walk(async_loop_t *loop, async_walk_cb cb, void *arg) {
       }
     }
   } while (changed);
-  unmark(&loop->timers_);
-  unmark(&loop->handles_);
+  unmark_walked(&loop->timers_);
+  unmark_walked(&loop->handles_);
   for (async_handle_t *h = loop->closing_head_; h != NULL; h = h->u_.next_closing)
     h->flags_ &= (uint16_t)~ASYNC__WALKED;
 }

@@ -11,14 +11,15 @@ static struct async__link *list_of(struct async_hook_s *hook) {
 }
 
 static int hook_init(async_loop_t *loop, struct async_hook_s *hook, async_handle_type type) {
-  if (loop == NULL || hook == NULL)
-    return ASYNC_EINVAL;
+  int err = async__handle_claim(loop, hook);
+  if (err != 0)
+    return err;
   hook->link_.next = hook->link_.prev = NULL;
   return async__handle_init(loop, (async_handle_t *)hook, type);
 }
 
 static int hook_start(struct async_hook_s *hook, async_hook_cb cb, async_handle_type type) {
-  if (hook == NULL || cb == NULL || hook->type != type || async__is_closing(hook))
+  if (!async__handle_ok(hook, type) || cb == NULL)
     return ASYNC_EINVAL;
   if (async__is_active(hook))
     return ASYNC_EALREADY;
@@ -29,7 +30,7 @@ static int hook_start(struct async_hook_s *hook, async_hook_cb cb, async_handle_
 }
 
 static int hook_stop(struct async_hook_s *hook, async_handle_type type) {
-  if (hook == NULL || hook->type != type || async__is_closing(hook))
+  if (!async__handle_ok(hook, type))
     return ASYNC_EINVAL;
   if (async__is_active(hook)) {
     async__list_remove(&hook->link_);
@@ -39,7 +40,10 @@ static int hook_stop(struct async_hook_s *hook, async_handle_type type) {
 }
 
 void async__hook_close(struct async_hook_s *hook) {
-  hook_stop(hook, (async_handle_type)hook->type);
+  if (async__is_active(hook)) {
+    async__list_remove(&hook->link_);
+    async__handle_stop((async_handle_t *)hook);
+  }
 }
 
 /* Each hook moves back to the live list before its callback, so callbacks
@@ -56,15 +60,18 @@ void async__hooks_run(struct async__link *list) {
   }
 }
 
-#define ASYNC__HOOK_API(kind, TYPE)                                            \
-  int async_##kind##_init(async_loop_t *loop, async_##kind##_t *h) {           \
-    return hook_init(loop, h, TYPE);                                            \
-  }                                                                             \
-  int async_##kind##_start(async_##kind##_t *h, async_hook_cb cb) {            \
-    return hook_start(h, cb, TYPE);                                             \
-  }                                                                             \
-  int async_##kind##_stop(async_##kind##_t *h) { return hook_stop(h, TYPE); }
+int async_idle_init(async_loop_t *loop, async_idle_t *h) { return hook_init(loop, h, ASYNC_IDLE); }
+int async_idle_start(async_idle_t *h, async_hook_cb cb) { return hook_start(h, cb, ASYNC_IDLE); }
+int async_idle_stop(async_idle_t *h) { return hook_stop(h, ASYNC_IDLE); }
 
-ASYNC__HOOK_API(idle, ASYNC_IDLE)
-ASYNC__HOOK_API(prepare, ASYNC_PREPARE)
-ASYNC__HOOK_API(check, ASYNC_CHECK)
+int async_prepare_init(async_loop_t *loop, async_prepare_t *h) {
+  return hook_init(loop, h, ASYNC_PREPARE);
+}
+int async_prepare_start(async_prepare_t *h, async_hook_cb cb) {
+  return hook_start(h, cb, ASYNC_PREPARE);
+}
+int async_prepare_stop(async_prepare_t *h) { return hook_stop(h, ASYNC_PREPARE); }
+
+int async_check_init(async_loop_t *loop, async_check_t *h) { return hook_init(loop, h, ASYNC_CHECK); }
+int async_check_start(async_check_t *h, async_hook_cb cb) { return hook_start(h, cb, ASYNC_CHECK); }
+int async_check_stop(async_check_t *h) { return hook_stop(h, ASYNC_CHECK); }

@@ -29,6 +29,41 @@ enum {
   ASYNC__STARTED = 1u << 6   /* timer: started at least once (for again) */
 };
 
+/* The validity marks: an open loop's mark_, and the mark_ byte of a handle
+ * from a successful init until its close callback. Zeroed memory, a failed
+ * init and a closed loop or handle lack them, so public calls refuse them
+ * with ASYNC_EINVAL instead of following their pointers. */
+#define ASYNC__LOOP_MARK 0x6c6f6f70u
+#define ASYNC__HANDLE_MARK 0xa5u
+
+static inline int async__loop_ok(const async_loop_t *loop) {
+  return loop != NULL && loop->mark_ == ASYNC__LOOP_MARK;
+}
+
+/* An open handle: marked and not closing. */
+static inline int async__handle_open(const async_handle_t *h) {
+  return h != NULL && h->mark_ == ASYNC__HANDLE_MARK && !(h->flags_ & (ASYNC__CLOSING | ASYNC__CLOSED));
+}
+
+/* A handle of the given type from its init until its close callback
+ * (closing allowed): what getters accept. */
+static inline int async__handle_is(const void *p, async_handle_type type) {
+  const async_handle_t *h = (const async_handle_t *)p;
+  return h != NULL && h->mark_ == ASYNC__HANDLE_MARK && h->type == type;
+}
+
+/* An open handle of the given type (p: any handle pointer). */
+static inline int async__handle_ok(const void *p, async_handle_type type) {
+  const async_handle_t *h = (const async_handle_t *)p;
+  return async__handle_open(h) && h->type == type;
+}
+
+/* An open TCP or pipe handle. */
+static inline int async__stream_ok(const async_stream_t *s) {
+  return async__handle_open((const async_handle_t *)s) &&
+         (s->type == ASYNC_TCP || s->type == ASYNC_PIPE);
+}
+
 /* Loop flags. */
 enum {
   ASYNC__LOOP_STOP = 1u << 0,
@@ -83,6 +118,11 @@ void async__slots_remove(struct async__slots *s, uint32_t i);
 void async__slots_free(struct async__slots *s);
 
 /* handle.c */
+/* The first step of every *_init: ASYNC_EINVAL for a NULL handle or a loop
+ * that is not open, ASYNC_EBUSY for a handle open in this loop (its tables
+ * would be corrupted); otherwise unmarks h, so that if this init fails
+ * later, async_close and the other calls refuse h. */
+int async__handle_claim(async_loop_t *loop, void *h);
 int async__handle_init(async_loop_t *loop, async_handle_t *h, async_handle_type type);
 void async__handle_init_internal(async_loop_t *loop, async_handle_t *h, async_handle_type type);
 void async__handle_uninit(async_handle_t *h);
@@ -111,13 +151,15 @@ void async__closing_run(async_loop_t *loop);
 /* Events a backend reports besides ASYNC_READABLE/WRITABLE/HANGUP/ERROR. */
 #define ASYNC__INVALID 0x100u /* fd or socket not open (POLLNVAL, EBADF, a failed AFD poll) */
 
+void async__watch_stop(async_watch_t *w); /* sock/watch.c; also for handles' own watchers */
+
 /* Hands a backend's report to a watcher: only the events it asked for, a
  * hang-up with readability to readers, an error to every interest; a
  * closed fd stops it with ASYNC_EBADF. Inline: every I/O event passes here. */
 static inline void async__watch_report(async_watch_t *w, unsigned events) {
   unsigned want, ev;
   if (events & ASYNC__INVALID) {
-    async_watch_stop(w);
+    async__watch_stop(w);
     w->cb_.watch(w, ASYNC_EBADF, 0);
     return;
   }

@@ -17,6 +17,8 @@ int async_loop_init(async_loop_t *loop, const async_loop_options_t *options) {
 
   if (loop == NULL)
     return ASYNC_EINVAL;
+  if (async__loop_ok(loop) && loop->backend_ != NULL)
+    return ASYNC_EBUSY; /* open: starting over would lose its handles and kernel state */
   if (options != NULL) {
     clock = options->clock;
     name = options->backend;
@@ -35,6 +37,7 @@ int async_loop_init(async_loop_t *loop, const async_loop_options_t *options) {
   memset(loop, 0, sizeof(*loop));
   loop->data = data;
   loop->backend_ = backend;
+  loop->mark_ = ASYNC__LOOP_MARK; /* the platform's set-up below may use loop calls */
   loop->caps_ = backend->caps & async__built_caps;
   loop->clock_ = (uint16_t)clock;
   loop->time_ = clock == ASYNC_CLOCK_REAL ? async__hrtime() : options->clock_start_ns;
@@ -53,7 +56,8 @@ int async_loop_init(async_loop_t *loop, const async_loop_options_t *options) {
   }
   if (err != 0) {
     async__mutex_destroy(&loop->work_mutex_);
-    loop->backend_ = NULL; /* not a loop: close and run refuse it */
+    loop->backend_ = NULL;
+    loop->mark_ = 0; /* every call refuses it */
     return err;
   }
   async__loop_opened();
@@ -61,7 +65,7 @@ int async_loop_init(async_loop_t *loop, const async_loop_options_t *options) {
 }
 
 int async_loop_close(async_loop_t *loop) {
-  if (loop == NULL || loop->backend_ == NULL)
+  if (!async__loop_ok(loop))
     return ASYNC_EINVAL;
   if (loop->running_)
     return ASYNC_EBUSY;
@@ -74,6 +78,7 @@ int async_loop_close(async_loop_t *loop) {
   async__slots_free(&loop->handles_);
   async__mutex_destroy(&loop->work_mutex_);
   loop->backend_ = NULL;
+  loop->mark_ = 0;
   async__loop_closed();
   return 0;
 }
@@ -84,7 +89,7 @@ static int ready_now(const async_loop_t *loop) {
 }
 
 int async_loop_alive(const async_loop_t *loop) {
-  if (loop == NULL)
+  if (!async__loop_ok(loop))
     return 0;
   return loop->active_refs_ > 0 || loop->active_reqs_ > 0 ||
          !async__list_empty(&loop->defers_) || loop->closing_head_ != NULL;
@@ -95,16 +100,16 @@ uint64_t async__clock_now(const async_loop_t *loop) {
 }
 
 void async_update_time(async_loop_t *loop) {
-  if (loop != NULL)
+  if (async__loop_ok(loop))
     async__time_update(loop);
 }
 
-uint64_t async_now_ns(const async_loop_t *loop) { return loop != NULL ? loop->time_ : 0; }
+uint64_t async_now_ns(const async_loop_t *loop) { return async__loop_ok(loop) ? loop->time_ : 0; }
 uint64_t async_now(const async_loop_t *loop) { return async_now_ns(loop) / (uint64_t)NS_PER_MS; }
 uint64_t async_hrtime(void) { return async__hrtime(); }
 
 int async_loop_advance(async_loop_t *loop, uint64_t ns) {
-  if (loop == NULL || loop->clock_ == ASYNC_CLOCK_REAL)
+  if (!async__loop_ok(loop) || loop->clock_ == ASYNC_CLOCK_REAL)
     return ASYNC_EINVAL;
   loop->time_ = loop->time_ > UINT64_MAX - ns ? UINT64_MAX : loop->time_ + ns;
   loop->flags_ &= (uint16_t)~ASYNC__LOOP_STALLED;
@@ -160,7 +165,7 @@ static int64_t poll_timeout(async_loop_t *loop, int *jump) {
 int64_t async_backend_timeout_ns(async_loop_t *loop) {
   int jump;
   int64_t t;
-  if (loop == NULL)
+  if (!async__loop_ok(loop))
     return 0;
   t = poll_timeout(loop, &jump);
   loop->flags_ &= (uint16_t)~ASYNC__LOOP_STALLED;
@@ -203,7 +208,7 @@ static int turn(async_loop_t *loop, async_run_mode mode) {
 
 int async_run(async_loop_t *loop, async_run_mode mode) {
   int alive;
-  if (loop == NULL || loop->backend_ == NULL || (unsigned)mode > ASYNC_RUN_NOWAIT)
+  if (!async__loop_ok(loop) || (unsigned)mode > ASYNC_RUN_NOWAIT)
     return ASYNC_EINVAL;
   if (loop->running_)
     return ASYNC_EBUSY;
@@ -228,24 +233,24 @@ int async_run(async_loop_t *loop, async_run_mode mode) {
 }
 
 void async_stop(async_loop_t *loop) {
-  if (loop != NULL)
+  if (async__loop_ok(loop))
     loop->flags_ |= ASYNC__LOOP_STOP;
 }
 
 const char *async_loop_backend(const async_loop_t *loop) {
-  return loop != NULL && loop->backend_ != NULL ? loop->backend_->name : NULL;
+  return async__loop_ok(loop) ? loop->backend_->name : NULL;
 }
 
 unsigned async_loop_caps(const async_loop_t *loop) {
-  return loop != NULL && loop->backend_ != NULL ? loop->caps_ : 0;
+  return async__loop_ok(loop) ? loop->caps_ : 0;
 }
 
 long async_loop_fd_limit(const async_loop_t *loop) {
-  return loop != NULL && loop->backend_ != NULL ? loop->backend_->fd_limit : 0;
+  return async__loop_ok(loop) ? loop->backend_->fd_limit : 0;
 }
 
 int async_backend_fd(async_loop_t *loop) {
-  if (loop == NULL || loop->backend_ == NULL)
+  if (!async__loop_ok(loop))
     return ASYNC_EINVAL;
   if (loop->backend_->backend_fd == NULL)
     return ASYNC_ENOTSUP;
@@ -253,7 +258,7 @@ int async_backend_fd(async_loop_t *loop) {
 }
 
 int async_loop_fork(async_loop_t *loop) {
-  if (loop == NULL || loop->backend_ == NULL)
+  if (!async__loop_ok(loop))
     return ASYNC_EINVAL;
   return async__platform_fork(loop);
 }

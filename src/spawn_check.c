@@ -22,10 +22,10 @@ static int stdio_check(const async_stdio_t *all, int i) {
     return s->data.fd < 0 ? ASYNC_EINVAL : 0;
   if (kind == 0)
     return 0;
-  if (st == NULL || async__is_closing(st) || st->type == ASYNC_UNKNOWN_HANDLE)
+  if (!async__stream_ok(st))
     return ASYNC_EINVAL;
   if (kind == ASYNC_INHERIT_STREAM)
-    return (st->type != ASYNC_PIPE && st->type != ASYNC_TCP) || st->fd_ < 0 ? ASYNC_EINVAL : 0;
+    return st->fd_ < 0 ? ASYNC_EINVAL : 0;
   if (st->type != ASYNC_PIPE || st->fd_ >= 0)
     return ASYNC_EINVAL;
   for (int j = 0; j < i; j++) /* one pipe handle for one child fd */
@@ -36,7 +36,10 @@ static int stdio_check(const async_stdio_t *all, int i) {
 
 int async__spawn_check(async_loop_t *loop, async_process_t *p, const async_process_options_t *o,
                        int max_stdio) {
-  if (loop == NULL || p == NULL || o == NULL || o->file == NULL || o->args == NULL)
+  int err = async__handle_claim(loop, p);
+  if (err != 0)
+    return err;
+  if (o == NULL || o->file == NULL || o->args == NULL)
     return ASYNC_EINVAL;
   if (o->flags & ~(unsigned)(ASYNC_PROCESS_SETUID | ASYNC_PROCESS_SETGID |
                              ASYNC_PROCESS_DETACHED))
@@ -48,10 +51,7 @@ int async__spawn_check(async_loop_t *loop, async_process_t *p, const async_proce
     return ASYNC_ENOTSUP;
   if (o->file[0] == '\0')
     return ASYNC_ENOENT;
-  for (int i = 0; i < o->stdio_count; i++) {
-    int err = stdio_check(o->stdio, i);
-    if (err != 0)
-      return err;
-  }
-  return 0;
+  for (int i = 0; i < o->stdio_count && err == 0; i++)
+    err = stdio_check(o->stdio, i);
+  return err;
 }

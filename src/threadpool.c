@@ -124,7 +124,7 @@ int async__work_submit(async_loop_t *loop, async_req_t *req, async_req_type type
 
 int async_work_queue(async_loop_t *loop, async_work_t *req, async_work_cb work_cb,
                      async_after_work_cb after_cb) {
-  if (loop == NULL || req == NULL || work_cb == NULL)
+  if (!async__loop_ok(loop) || req == NULL || work_cb == NULL)
     return ASYNC_EINVAL;
   req->after_cb_ = after_cb;
   return async__work_submit(loop, (async_req_t *)req, ASYNC_WORK, work_cb);

@@ -11,8 +11,9 @@ static uint64_t add_sat(uint64_t a, uint64_t b) {
 }
 
 int async_timer_init(async_loop_t *loop, async_timer_t *timer) {
-  if (loop == NULL || timer == NULL)
-    return ASYNC_EINVAL;
+  int err = async__handle_claim(loop, timer);
+  if (err != 0)
+    return err;
   timer->repeat_ns = 0;
   return async__handle_init(loop, (async_handle_t *)timer, ASYNC_TIMER);
 }
@@ -26,7 +27,7 @@ static void unschedule(async_timer_t *timer) {
 
 int async_timer_start_ns(async_timer_t *timer, async_timer_cb cb, uint64_t timeout_ns,
                          uint64_t repeat_ns) {
-  if (timer == NULL || cb == NULL || async__is_closing(timer))
+  if (!async__handle_ok(timer, ASYNC_TIMER) || cb == NULL)
     return ASYNC_EINVAL;
   unschedule(timer);
   /* A fresh clock read, not the turn's cached time: the deadline is measured
@@ -45,14 +46,14 @@ int async_timer_start(async_timer_t *timer, async_timer_cb cb, uint64_t timeout_
 }
 
 int async_timer_stop(async_timer_t *timer) {
-  if (timer == NULL || async__is_closing(timer))
+  if (!async__handle_ok(timer, ASYNC_TIMER))
     return ASYNC_EINVAL;
   unschedule(timer);
   return 0;
 }
 
 int async_timer_again(async_timer_t *timer) {
-  if (timer == NULL || async__is_closing(timer) || !(timer->flags_ & ASYNC__STARTED))
+  if (!async__handle_ok(timer, ASYNC_TIMER) || !(timer->flags_ & ASYNC__STARTED))
     return ASYNC_EINVAL;
   if (timer->repeat_ns == 0)
     return async_timer_stop(timer);
@@ -60,7 +61,7 @@ int async_timer_again(async_timer_t *timer) {
 }
 
 void async_timer_set_repeat_ns(async_timer_t *timer, uint64_t repeat_ns) {
-  if (timer != NULL)
+  if (async__handle_ok(timer, ASYNC_TIMER))
     timer->repeat_ns = repeat_ns;
 }
 
@@ -69,7 +70,7 @@ void async_timer_set_repeat(async_timer_t *timer, uint64_t repeat_ms) {
 }
 
 uint64_t async_timer_get_repeat_ns(const async_timer_t *timer) {
-  return timer != NULL ? timer->repeat_ns : 0;
+  return async__handle_is(timer, ASYNC_TIMER) ? timer->repeat_ns : 0;
 }
 
 uint64_t async_timer_get_repeat(const async_timer_t *timer) {
@@ -78,7 +79,7 @@ uint64_t async_timer_get_repeat(const async_timer_t *timer) {
 
 uint64_t async_timer_get_due_in_ns(const async_timer_t *timer) {
   uint64_t deadline, now;
-  if (timer == NULL || !async__is_active(timer))
+  if (!async__handle_ok(timer, ASYNC_TIMER) || !async__is_active(timer))
     return 0;
   deadline = timer->loop->timers_.v[timer->slot_].key;
   now = timer->loop->time_;

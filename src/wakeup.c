@@ -25,8 +25,10 @@ void async__wakeups_run(async_loop_t *loop) {
 }
 
 int async_wakeup_init(async_loop_t *loop, async_wakeup_t *w, async_wakeup_cb cb) {
-  int err;
-  if (loop == NULL || w == NULL || cb == NULL)
+  int err = async__handle_claim(loop, w);
+  if (err != 0)
+    return err;
+  if (cb == NULL)
     return ASYNC_EINVAL;
   err = async__handle_init(loop, (async_handle_t *)w, ASYNC_WAKEUP);
   if (err != 0)
@@ -47,7 +49,9 @@ int async_wakeup_init(async_loop_t *loop, async_wakeup_t *w, async_wakeup_cb cb)
 int async_wakeup_send(async_wakeup_t *w) {
   async_loop_t *loop;
   int expected, rc = 0;
-  if (w == NULL)
+  /* Any thread may call: the mark and type are read, not the flags, which
+   * belong to the loop's thread (a closing handle says CLOSED below). */
+  if (w == NULL || w->mark_ != ASYNC__HANDLE_MARK || w->type != ASYNC_WAKEUP)
     return ASYNC_EINVAL;
   /* Already pending: nothing to write. The fence pairs with the loop's
    * sequentially consistent exchange: either this load sees the handle

@@ -105,8 +105,14 @@ static void test_refusals_are_plain(void **state) {
   }
   if (!test_has_caps(&loop, ASYNC_CAP_UDP))
     assert_int_equal(async_udp_bind(NULL, NULL, 0), ASYNC_ENOTSUP);
-  if (!test_has_caps(&loop, ASYNC_CAP_SIGNAL))
-    assert_int_equal(async_signal_start(NULL, NULL, 2), ASYNC_ENOTSUP);
+  if (!test_has_caps(&loop, ASYNC_CAP_SIGNAL)) {
+    async_signal_t h;
+    memset(&h, 0, sizeof(h));
+    assert_int_equal(async_signal_init(&loop, &h), ASYNC_ENOTSUP);
+    /* No signal handle was made, so none can be started or closed. */
+    assert_int_equal(async_signal_start(&h, NULL, 2), ASYNC_EINVAL);
+    assert_int_equal(async_close((async_handle_t *)&h, NULL), ASYNC_EINVAL);
+  }
   test_loop_close(&loop);
 }
 

@@ -50,7 +50,7 @@ static char *copy(const char *s, int *err) {
 int async_getaddrinfo(async_loop_t *loop, async_getaddrinfo_t *req, async_getaddrinfo_cb cb,
                       const char *node, const char *service, const struct addrinfo *hints) {
   int err = 0;
-  if (loop == NULL || req == NULL || (node == NULL && service == NULL))
+  if (!async__loop_ok(loop) || req == NULL || (node == NULL && service == NULL))
     return ASYNC_EINVAL;
   if (cb != NULL && (req->state_ == 1 || req->state_ == 2)) /* queued or running */
     return ASYNC_EBUSY;
@@ -89,7 +89,7 @@ void async_freeaddrinfo(struct addrinfo *ai) {
 int async_getnameinfo(async_loop_t *loop, async_getnameinfo_t *req, async_getnameinfo_cb cb,
                       const struct sockaddr *addr, int flags) {
   size_t len;
-  if (loop == NULL || req == NULL || addr == NULL)
+  if (!async__loop_ok(loop) || req == NULL || addr == NULL)
     return ASYNC_EINVAL;
   len = async__addr_len(addr);
   if (len == 0)

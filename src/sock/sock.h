@@ -69,6 +69,8 @@ int async__sock_reuse(async__sock_t s, int addr, int port);
  * ASYNC__BAD_SOCK on failure, async__sock_error() says why. */
 async__sock_t async__sock_open(int family, int type, int protocol);
 void async__sock_close(async__sock_t s);
+/* The address family of a socket, bound or not; 0 if it cannot be asked. */
+int async__sock_family(async__sock_t s);
 /* An adopted socket made non-blocking where opening it did not. */
 int async__sock_nonblock(async__sock_t s);
 /* Dissolves a datagram socket's peer. */
@@ -76,8 +78,21 @@ int async__sock_disconnect(async__sock_t s);
 /* The keepalive idle time, in seconds. */
 int async__tcp_keepidle(async__sock_t s, unsigned delay);
 
-/* stream.c: the stream part of TCP handles (and of Unix pipes). */
+/* stream.c: the stream part of TCP handles (and of Unix pipes). The
+ * readiness streams' calls; the public ones route to them (src/unix/stream.c
+ * always, src/win/stream.c for sockets on the select backend). */
+int async__sock_listen(async_stream_t *s, int backlog, async_connection_cb cb);
+int async__sock_accept(async_stream_t *server, async_stream_t *client);
+int async__sock_read_start(async_stream_t *s, async_alloc_cb alloc_cb, async_read_cb read_cb);
+int async__sock_read_stop(async_stream_t *s);
+int async__sock_write(async_write_t *req, async_stream_t *s, const async_buf_t bufs[],
+                      unsigned nbufs, async_write_cb cb);
+long async__sock_try_write(async_stream_t *s, const async_buf_t bufs[], unsigned nbufs);
+int async__sock_shutdown(async_shutdown_t *req, async_stream_t *s, async_shutdown_cb cb);
+void async__sock_stream_close(async_stream_t *s);
+
 #define ASYNC__STREAM_IPC 512u /* stream flag: a Unix IPC pipe */
+#define ASYNC__STREAM_SHUT 8u  /* stream flag, in every engine: async_shutdown was called */
 int async__stream_init(async_loop_t *loop, async_stream_t *s, async_handle_type type);
 int async__stream_open(async_stream_t *s, async__sock_t sock, unsigned readable,
                        unsigned writable, int is_socket);

@@ -27,7 +27,7 @@ enum {
   READABLE = 1,
   WRITABLE = 2,
   READING = 4,
-  SHUT = 8,       /* async_shutdown was called */
+  SHUT = ASYNC__STREAM_SHUT,
   IS_SOCKET = 16, /* a socket: shutdown and listen work, writes are sends */
   READ_EOF = 32,
   LISTENING = 64,
@@ -242,10 +242,9 @@ static void accept_some(async_stream_t *s) {
   }
 }
 
-int ASYNC__STREAM_API(listen)(async_stream_t *s, int backlog, async_connection_cb cb) {
+int async__sock_listen(async_stream_t *s, int backlog, async_connection_cb cb) {
   int err;
-  if (s == NULL || cb == NULL || async__is_closing(s) || s->fd_ < 0 ||
-      !(s->stream_flags_ & IS_SOCKET) || (s->stream_flags_ & (READING | CONNECTING)) ||
+  if (!async__stream_ok(s) || cb == NULL || s->fd_ < 0 || !(s->stream_flags_ & IS_SOCKET) || (s->stream_flags_ & (READING | CONNECTING)) ||
       !async__list_empty(&s->writes_))
     return ASYNC_EINVAL;
   if (s->stream_flags_ & LISTENING)
@@ -264,16 +263,15 @@ int ASYNC__STREAM_API(listen)(async_stream_t *s, int backlog, async_connection_c
   return 0;
 }
 
-int ASYNC__STREAM_API(accept)(async_stream_t *server, async_stream_t *client) {
+int async__sock_accept(async_stream_t *server, async_stream_t *client) {
   int err;
-  if (server != NULL && client != NULL && server->type == ASYNC_PIPE &&
-      (server->stream_flags_ & IPC) && !(server->stream_flags_ & LISTENING))
-    return async__is_closing(server) || async__is_closing(client)
-               ? ASYNC_EINVAL
-               : os_accept_ipc(server, client);
-  if (server == NULL || client == NULL || async__is_closing(server) ||
-      async__is_closing(client) || !(server->stream_flags_ & LISTENING) || client->fd_ >= 0 ||
-      client->type != server->type)
+  if (!async__stream_ok(server) || !async__handle_open((async_handle_t *)client) ||
+      server == client)
+    return ASYNC_EINVAL;
+  if (server->type == ASYNC_PIPE && (server->stream_flags_ & IPC) &&
+      !(server->stream_flags_ & LISTENING))
+    return os_accept_ipc(server, client);
+  if (!(server->stream_flags_ & LISTENING) || client->fd_ >= 0 || client->type != server->type)
     return ASYNC_EINVAL;
   if (server->accepted_fd_ < 0)
     return ASYNC_EAGAIN;
@@ -422,7 +420,7 @@ static void stream_io(async_watch_t *w, int status, unsigned events) {
  * (connected: it has its fd or handle); the caller then starts reading. */
 int async__stream_read_req(async_stream_t *s, async_alloc_cb alloc_cb, async_read_cb read_cb,
                            int connected) {
-  if (s == NULL || alloc_cb == NULL || read_cb == NULL || async__is_closing(s))
+  if (!async__stream_ok(s) || alloc_cb == NULL || read_cb == NULL)
     return ASYNC_EINVAL;
   if (!connected)
     return ASYNC_ENOTCONN;
@@ -436,9 +434,9 @@ int async__stream_read_req(async_stream_t *s, async_alloc_cb alloc_cb, async_rea
   return 0;
 }
 
-int ASYNC__STREAM_API(read_start)(async_stream_t *s, async_alloc_cb alloc_cb,
+int async__sock_read_start(async_stream_t *s, async_alloc_cb alloc_cb,
                                   async_read_cb read_cb) {
-  int err = async__stream_read_req(s, alloc_cb, read_cb, s != NULL && s->fd_ >= 0);
+  int err = async__stream_read_req(s, alloc_cb, read_cb, async__stream_ok(s) && s->fd_ >= 0);
   if (err != 0)
     return err;
   if ((err = update_interest(s)) != 0) {
@@ -449,8 +447,8 @@ int ASYNC__STREAM_API(read_start)(async_stream_t *s, async_alloc_cb alloc_cb,
   return 0;
 }
 
-int ASYNC__STREAM_API(read_stop)(async_stream_t *s) {
-  if (s == NULL || async__is_closing(s))
+int async__sock_read_stop(async_stream_t *s) {
+  if (!async__stream_ok(s))
     return ASYNC_EINVAL;
   if (s->stream_flags_ & READING) {
     s->stream_flags_ &= ~(unsigned)READING;
@@ -462,8 +460,7 @@ int ASYNC__STREAM_API(read_stop)(async_stream_t *s) {
 
 int async__stream_can_write(const async_write_t *req, const async_stream_t *s,
                             const async_buf_t bufs[], unsigned nbufs) {
-  return req != NULL && s != NULL && (bufs != NULL || nbufs == 0) && !async__is_closing(s) &&
-         s->fd_ >= 0 && (s->stream_flags_ & WRITABLE) && !(s->stream_flags_ & SHUT);
+  return req != NULL && async__stream_ok(s) && (bufs != NULL || nbufs == 0) && s->fd_ >= 0 && (s->stream_flags_ & WRITABLE) && !(s->stream_flags_ & SHUT);
 }
 
 /* send_fd: the library's own copy (Unix IPC), closed once sent or on failure. */
@@ -497,15 +494,15 @@ int async__stream_queue_write(async_write_t *req, async_stream_t *s, const async
   return 0;
 }
 
-int ASYNC__STREAM_API(write)(async_write_t *req, async_stream_t *s, const async_buf_t bufs[],
+int async__sock_write(async_write_t *req, async_stream_t *s, const async_buf_t bufs[],
                              unsigned nbufs, async_write_cb cb) {
   if (!async__stream_can_write(req, s, bufs, nbufs))
     return ASYNC_EINVAL;
   return async__stream_queue_write(req, s, bufs, nbufs, -1, cb);
 }
 
-long ASYNC__STREAM_API(try_write)(async_stream_t *s, const async_buf_t bufs[], unsigned nbufs) {
-  if (s == NULL || (bufs == NULL && nbufs > 0) || async__is_closing(s) || s->fd_ < 0 ||
+long async__sock_try_write(async_stream_t *s, const async_buf_t bufs[], unsigned nbufs) {
+  if (!async__stream_ok(s) || (bufs == NULL && nbufs > 0) || s->fd_ < 0 ||
       !(s->stream_flags_ & WRITABLE) || (s->stream_flags_ & SHUT))
     return ASYNC_EINVAL;
   if (!async__list_empty(&s->writes_))
@@ -516,7 +513,7 @@ long ASYNC__STREAM_API(try_write)(async_stream_t *s, const async_buf_t bufs[], u
 /* The checks and bookkeeping of async_shutdown, for every kind of stream;
  * the caller ends the writing side once its writes have drained. */
 int async__stream_shutdown_req(async_shutdown_t *req, async_stream_t *s, async_shutdown_cb cb) {
-  if (req == NULL || s == NULL || async__is_closing(s))
+  if (req == NULL || !async__stream_ok(s))
     return ASYNC_EINVAL;
   if (s->stream_flags_ & SHUT)
     return ASYNC_EALREADY;
@@ -534,7 +531,7 @@ int async__stream_shutdown_req(async_shutdown_t *req, async_stream_t *s, async_s
   return 0;
 }
 
-int ASYNC__STREAM_API(shutdown)(async_shutdown_t *req, async_stream_t *s, async_shutdown_cb cb) {
+int async__sock_shutdown(async_shutdown_t *req, async_stream_t *s, async_shutdown_cb cb) {
   int err = async__stream_shutdown_req(req, s, cb);
   if (err != 0)
     return err;
@@ -546,16 +543,15 @@ int ASYNC__STREAM_API(shutdown)(async_shutdown_t *req, async_stream_t *s, async_
 }
 
 int async_is_readable(const async_stream_t *s) {
-  return s != NULL && !async__is_closing(s) && (s->stream_flags_ & READABLE) != 0;
+  return async__stream_ok(s) && (s->stream_flags_ & READABLE) != 0;
 }
 
 int async_is_writable(const async_stream_t *s) {
-  return s != NULL && !async__is_closing(s) && (s->stream_flags_ & WRITABLE) != 0 &&
-         !(s->stream_flags_ & SHUT);
+  return async__stream_ok(s) && (s->stream_flags_ & WRITABLE) != 0 && !(s->stream_flags_ & SHUT);
 }
 
 size_t async_stream_write_queue_size(const async_stream_t *s) {
-  return s != NULL ? s->write_queue_size : 0;
+  return async__stream_ok(s) ? s->write_queue_size : 0;
 }
 
 /* A closing stream's shutdown and connect requests (its writes are the
@@ -579,7 +575,7 @@ static void close_fd(int *fd) {
 }
 
 /* async_close: everything stops now; callbacks come in the close phase. */
-void ASYNC__STREAM_CLOSE(async_stream_t *s) {
+void async__sock_stream_close(async_stream_t *s) {
   if (s->stream_flags_ & STARVED)
     s->loop->starved_--;
   s->stream_flags_ &= ~(unsigned)(READING | STARVED);

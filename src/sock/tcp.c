@@ -22,9 +22,10 @@ static int ensure_socket(async_tcp_t *tcp, int family) {
 }
 
 int async_tcp_init_ex(async_loop_t *loop, async_tcp_t *tcp, int family) {
-  int err;
-  if (loop == NULL || tcp == NULL ||
-      (family != AF_UNSPEC && family != AF_INET && family != AF_INET6))
+  int err = async__handle_claim(loop, tcp);
+  if (err != 0)
+    return err;
+  if (family != AF_UNSPEC && family != AF_INET && family != AF_INET6)
     return ASYNC_EINVAL;
   if (!(loop->caps_ & ASYNC_CAP_TCP))
     return ASYNC_ENOTSUP;
@@ -44,7 +45,7 @@ int async_tcp_open(async_tcp_t *tcp, int fd) {
   async__socklen_t len = sizeof(type);
   struct sockaddr_storage peer;
   async__socklen_t plen = sizeof(peer);
-  if (tcp == NULL || fd < 0 || async__is_closing(tcp))
+  if (!async__handle_ok(tcp, ASYNC_TCP) || fd < 0)
     return ASYNC_EINVAL;
   if (tcp->fd_ >= 0)
     return ASYNC_EBUSY;
@@ -64,7 +65,7 @@ int async_tcp_open(async_tcp_t *tcp, int fd) {
 
 int async_tcp_bind(async_tcp_t *tcp, const struct sockaddr *addr, unsigned flags) {
   int err;
-  if (tcp == NULL || addr == NULL || async__addr_len(addr) == 0 || async__is_closing(tcp) ||
+  if (!async__handle_ok(tcp, ASYNC_TCP) || addr == NULL || async__addr_len(addr) == 0 ||
       (flags & ~(unsigned)(ASYNC_TCP_IPV6ONLY | ASYNC_TCP_REUSEPORT)) ||
       ((flags & ASYNC_TCP_IPV6ONLY) && addr->sa_family != AF_INET6))
     return ASYNC_EINVAL;
@@ -87,8 +88,11 @@ int async_tcp_bind(async_tcp_t *tcp, const struct sockaddr *addr, unsigned flags
 int async_tcp_connect(async_connect_t *req, async_tcp_t *tcp, const struct sockaddr *addr,
                       async_connect_cb cb) {
   int err;
-  if (req == NULL || tcp == NULL || addr == NULL || async__addr_len(addr) == 0 ||
-      async__is_closing(tcp))
+  if (req == NULL || !async__handle_ok(tcp, ASYNC_TCP) || addr == NULL ||
+      async__addr_len(addr) == 0)
+    return ASYNC_EINVAL;
+  /* A socket of the other family would refuse only later, in the callback. */
+  if (tcp->fd_ >= 0 && async__sock_family(async__sock(tcp->fd_)) != addr->sa_family)
     return ASYNC_EINVAL;
   if ((err = ensure_socket(tcp, addr->sa_family)) != 0)
     return err;
@@ -96,7 +100,7 @@ int async_tcp_connect(async_connect_t *req, async_tcp_t *tcp, const struct socka
 }
 
 static int set_opt(const async_tcp_t *tcp, int level, int name, int value) {
-  if (tcp == NULL)
+  if (!async__handle_ok(tcp, ASYNC_TCP))
     return ASYNC_EINVAL;
   if (tcp->fd_ < 0)
     return ASYNC_EBADF;
@@ -109,7 +113,7 @@ int async_tcp_nodelay(async_tcp_t *tcp, int on) {
 
 int async_tcp_keepalive(async_tcp_t *tcp, int on, unsigned delay) {
   int err;
-  if (on && delay < 1)
+  if (!async__handle_ok(tcp, ASYNC_TCP) || (on && delay < 1))
     return ASYNC_EINVAL;
   if ((err = set_opt(tcp, SOL_SOCKET, SO_KEEPALIVE, on != 0)) != 0 || !on)
     return err;
@@ -117,13 +121,13 @@ int async_tcp_keepalive(async_tcp_t *tcp, int on, unsigned delay) {
 }
 
 int async_tcp_getsockname(const async_tcp_t *tcp, struct sockaddr *name, int *namelen) {
-  if (tcp == NULL)
+  if (!async__handle_ok(tcp, ASYNC_TCP))
     return ASYNC_EINVAL;
   return async__sock_name(tcp->fd_, name, namelen, 0);
 }
 
 int async_tcp_getpeername(const async_tcp_t *tcp, struct sockaddr *name, int *namelen) {
-  if (tcp == NULL)
+  if (!async__handle_ok(tcp, ASYNC_TCP))
     return ASYNC_EINVAL;
   return async__sock_name(tcp->fd_, name, namelen, 1);
 }
@@ -131,8 +135,8 @@ int async_tcp_getpeername(const async_tcp_t *tcp, struct sockaddr *name, int *na
 /* A zero linger time turns the close into a reset. */
 int async_tcp_close_reset(async_tcp_t *tcp, async_close_cb close_cb) {
   struct linger l;
-  if (tcp == NULL || async__is_closing(tcp) || tcp->shutdown_ != NULL)
-    return ASYNC_EINVAL;
+  if (!async__handle_ok(tcp, ASYNC_TCP) || (tcp->stream_flags_ & ASYNC__STREAM_SHUT))
+    return ASYNC_EINVAL; /* a reset after a shutdown would discard what it promised to send */
   l.l_onoff = 1;
   l.l_linger = 0;
   if (tcp->fd_ >= 0 && setsockopt(async__sock(tcp->fd_), SOL_SOCKET, SO_LINGER, (const char *)&l,

@@ -50,11 +50,12 @@ static int ensure_socket(async_udp_t *udp, int family) {
 /* Batch receive (ASYNC_UDP_RECVMMSG) where the world has it; elsewhere one
  * datagram per buffer, which is still correct. */
 int async_udp_init_ex(async_loop_t *loop, async_udp_t *udp, int family) {
-  int err;
+  int err = async__handle_claim(loop, udp);
   unsigned mmsg = (unsigned)family & ASYNC_UDP_RECVMMSG;
   family &= ~ASYNC_UDP_RECVMMSG;
-  if (loop == NULL || udp == NULL ||
-      (family != AF_UNSPEC && family != AF_INET && family != AF_INET6))
+  if (err != 0)
+    return err;
+  if (family != AF_UNSPEC && family != AF_INET && family != AF_INET6)
     return ASYNC_EINVAL;
   if (!(loop->caps_ & ASYNC_CAP_UDP))
     return ASYNC_ENOTSUP;
@@ -90,7 +91,7 @@ int async_udp_open(async_udp_t *udp, int fd) {
   struct sockaddr_storage name;
   async__socklen_t len, nlen;
   int type, err;
-  if (udp == NULL || fd < 0 || async__is_closing(udp))
+  if (!async__handle_ok(udp, ASYNC_UDP) || fd < 0)
     return ASYNC_EINVAL;
   if (udp->fd_ >= 0)
     return ASYNC_EBUSY;
@@ -119,7 +120,7 @@ int async_udp_open(async_udp_t *udp, int fd) {
  * is dual-stack on Linux and IPv6-only on Windows). */
 int async_udp_bind(async_udp_t *udp, const struct sockaddr *addr, unsigned flags) {
   int err;
-  if (udp == NULL || addr == NULL || async__addr_len(addr) == 0 || async__is_closing(udp) ||
+  if (!async__handle_ok(udp, ASYNC_UDP) || addr == NULL || async__addr_len(addr) == 0 ||
       (flags & ~(unsigned)(ASYNC_UDP_IPV6ONLY | ASYNC_UDP_REUSEADDR | ASYNC_UDP_REUSEPORT)) ||
       ((flags & ASYNC_UDP_IPV6ONLY) && addr->sa_family != AF_INET6))
     return ASYNC_EINVAL;
@@ -142,7 +143,7 @@ int async_udp_bind(async_udp_t *udp, const struct sockaddr *addr, unsigned flags
 
 int async_udp_connect(async_udp_t *udp, const struct sockaddr *addr) {
   int err;
-  if (udp == NULL || async__is_closing(udp) || (addr != NULL && async__addr_len(addr) == 0))
+  if (!async__handle_ok(udp, ASYNC_UDP) || (addr != NULL && async__addr_len(addr) == 0))
     return ASYNC_EINVAL;
   if (addr == NULL) {
     if (!(udp->udp_flags_ & ASYNC__UDP_CONNECTED))
@@ -163,7 +164,7 @@ int async_udp_connect(async_udp_t *udp, const struct sockaddr *addr) {
 }
 
 int async_udp_getsockname(const async_udp_t *udp, struct sockaddr *name, int *namelen) {
-  if (udp == NULL)
+  if (!async__handle_ok(udp, ASYNC_UDP))
     return ASYNC_EINVAL;
   return async__sock_name(udp->fd_, name, namelen, 0);
 }
@@ -171,7 +172,7 @@ int async_udp_getsockname(const async_udp_t *udp, struct sockaddr *name, int *na
 /* The handle knows whether it has a peer (Winsock's answer after a
  * disconnect is not reliable). */
 int async_udp_getpeername(const async_udp_t *udp, struct sockaddr *name, int *namelen) {
-  if (udp == NULL || name == NULL || namelen == NULL || *namelen < 0)
+  if (!async__handle_ok(udp, ASYNC_UDP) || name == NULL || namelen == NULL || *namelen < 0)
     return ASYNC_EINVAL;
   if (udp->fd_ < 0)
     return ASYNC_EBADF;
@@ -233,7 +234,7 @@ static void report_cb(async_defer_t *d) {
 
 static int check_send(const async_udp_t *udp, const async_buf_t bufs[], unsigned nbufs,
                       const struct sockaddr *addr) {
-  if (udp == NULL || (bufs == NULL && nbufs > 0) || async__is_closing(udp) ||
+  if (!async__handle_ok(udp, ASYNC_UDP) || (bufs == NULL && nbufs > 0) ||
       (addr != NULL && async__addr_len(addr) == 0))
     return ASYNC_EINVAL;
   /* a connected socket takes no address, an unconnected one needs one */
@@ -363,7 +364,7 @@ static void udp_io(async_watch_t *w, int status, unsigned events) {
 
 int async_udp_recv_start(async_udp_t *udp, async_alloc_cb alloc_cb, async_udp_recv_cb recv_cb) {
   int err;
-  if (udp == NULL || alloc_cb == NULL || recv_cb == NULL || async__is_closing(udp))
+  if (!async__handle_ok(udp, ASYNC_UDP) || alloc_cb == NULL || recv_cb == NULL)
     return ASYNC_EINVAL;
   if (udp->udp_flags_ & ASYNC__UDP_RECEIVING)
     return ASYNC_EALREADY;
@@ -387,7 +388,7 @@ int async_udp_recv_start(async_udp_t *udp, async_alloc_cb alloc_cb, async_udp_re
 }
 
 int async_udp_recv_stop(async_udp_t *udp) {
-  if (udp == NULL || async__is_closing(udp))
+  if (!async__handle_ok(udp, ASYNC_UDP))
     return ASYNC_EINVAL;
   if (udp->udp_flags_ & ASYNC__UDP_RECEIVING) {
     udp->udp_flags_ &= ~(unsigned)ASYNC__UDP_RECEIVING;

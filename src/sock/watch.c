@@ -4,8 +4,10 @@
 #include "sock.h"
 
 int async_watch_init(async_loop_t *loop, async_watch_t *w, int fd) {
-  int err;
-  if (loop == NULL || w == NULL || fd < 0)
+  int err = async__handle_claim(loop, w);
+  if (err != 0)
+    return err;
+  if (fd < 0)
     return ASYNC_EINVAL;
   if (!(loop->caps_ & ASYNC_CAP_FD_WATCH))
     return ASYNC_ENOTSUP;
@@ -27,8 +29,8 @@ int async_watch_init(async_loop_t *loop, async_watch_t *w, int fd) {
 
 int async_watch_start(async_watch_t *w, unsigned events, async_watch_cb cb) {
   int err;
-  if (w == NULL || cb == NULL || events == 0 ||
-      (events & ~(unsigned)(ASYNC_READABLE | ASYNC_WRITABLE)) != 0 || async__is_closing(w))
+  if (!async__handle_ok(w, ASYNC_WATCH) || (w->flags_ & ASYNC__INTERNAL) || cb == NULL ||
+      events == 0 || (events & ~(unsigned)(ASYNC_READABLE | ASYNC_WRITABLE)) != 0)
     return ASYNC_EINVAL;
   err = async__io_set(w->loop, async__sock(w->fd), events);
   if (err != 0)
@@ -39,19 +41,24 @@ int async_watch_start(async_watch_t *w, unsigned events, async_watch_cb cb) {
   return 0;
 }
 
-int async_watch_stop(async_watch_t *w) {
-  if (w == NULL || async__is_closing(w))
-    return ASYNC_EINVAL;
+/* Also for the watchers handles keep for their own fds. */
+void async__watch_stop(async_watch_t *w) {
   if (async__is_active(w)) {
     async__io_set(w->loop, async__sock(w->fd), 0);
     w->events_ = 0;
     async__handle_stop((async_handle_t *)w);
   }
+}
+
+int async_watch_stop(async_watch_t *w) {
+  if (!async__handle_ok(w, ASYNC_WATCH) || (w->flags_ & ASYNC__INTERNAL))
+    return ASYNC_EINVAL;
+  async__watch_stop(w);
   return 0;
 }
 
 void async__watch_close(async_watch_t *w) {
-  async_watch_stop(w);
+  async__watch_stop(w);
   async__io_detach(w->loop, async__sock(w->fd));
 }
 
@@ -59,7 +66,7 @@ void async__watch_close(async_watch_t *w) {
  * (Windows handle values fit). */
 int async_fileno(const async_handle_t *h, int *fd) {
   int f;
-  if (h == NULL || fd == NULL || async__is_closing(h))
+  if (!async__handle_open(h) || fd == NULL)
     return ASYNC_EINVAL;
   switch (h->type) {
   case ASYNC_TCP:

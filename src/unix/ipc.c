@@ -74,7 +74,7 @@ ssize_t async__ipc_read(async_stream_t *s, void *base, size_t len) {
 }
 
 int async_pipe_pending_count(const async_pipe_t *p) {
-  return p != NULL ? (int)p->npending_ : 0;
+  return async__handle_ok(p, ASYNC_PIPE) ? (int)p->npending_ : 0;
 }
 
 /* What kind of handle can adopt fd. */
@@ -99,7 +99,7 @@ static async_handle_type kind_of(int fd) {
 }
 
 async_handle_type async_pipe_pending_type(const async_pipe_t *p) {
-  if (p == NULL || p->npending_ == 0)
+  if (!async__handle_ok(p, ASYNC_PIPE) || p->npending_ == 0)
     return ASYNC_UNKNOWN_HANDLE;
   return kind_of(p->pending_fds_[0]);
 }
@@ -111,7 +111,7 @@ static void shift_pending(async_pipe_t *p) {
 
 int async_pipe_take_fd(async_pipe_t *p) {
   int fd;
-  if (p == NULL || async__is_closing(p))
+  if (!async__handle_ok(p, ASYNC_PIPE))
     return ASYNC_EINVAL;
   if (p->npending_ == 0)
     return ASYNC_EAGAIN;
@@ -180,7 +180,7 @@ int async_write_fd(async_write_t *req, async_stream_t *s, const async_buf_t bufs
 int async_write2(async_write_t *req, async_stream_t *s, const async_buf_t bufs[], unsigned nbufs,
                  async_handle_t *send_handle, async_write_cb cb) {
   int fd, err;
-  if (send_handle == NULL || send_handle->type == ASYNC_WATCH)
+  if (!async__handle_open(send_handle) || send_handle->type == ASYNC_WATCH)
     return ASYNC_EINVAL;
   if ((err = async_fileno(send_handle, &fd)) != 0)
     return err == ASYNC_EBADF ? ASYNC_EINVAL : err;

@@ -7,8 +7,10 @@
 #include <unistd.h>
 
 int async_pipe_init_ex(async_loop_t *loop, async_pipe_t *pipe, unsigned flags) {
-  int err;
-  if (loop == NULL || pipe == NULL || (flags & ~(unsigned)ASYNC_PIPE_IPC))
+  int err = async__handle_claim(loop, pipe);
+  if (err != 0)
+    return err;
+  if (flags & ~(unsigned)ASYNC_PIPE_IPC)
     return ASYNC_EINVAL;
   if (!(loop->caps_ & ASYNC_CAP_PIPE) ||
       ((flags & ASYNC_PIPE_IPC) && !(loop->caps_ & ASYNC_CAP_UNIX_SOCKET)))
@@ -29,7 +31,7 @@ int async_pipe_init(async_loop_t *loop, async_pipe_t *pipe) {
 int async_pipe_open(async_pipe_t *pipe, int fd) {
   struct stat st;
   int flags, mode, err;
-  if (pipe == NULL || fd < 0 || async__is_closing(pipe))
+  if (!async__handle_ok(pipe, ASYNC_PIPE) || fd < 0)
     return ASYNC_EINVAL;
   if (pipe->fd_ >= 0)
     return ASYNC_EBUSY;

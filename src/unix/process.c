@@ -762,7 +762,7 @@ int async_spawn(async_loop_t *loop, async_process_t *p, const async_process_opti
 /* ---- the rest of the API ------------------------------------------------------ */
 
 int async_process_kill(async_process_t *p, int signum) {
-  if (p == NULL || async__is_closing(p))
+  if (!async__handle_ok(p, ASYNC_PROCESS))
     return ASYNC_EINVAL;
   if (p->child_ == NULL)
     return ASYNC_ESRCH;
@@ -774,7 +774,10 @@ int async_kill(int pid, int signum) {
   return kill(pid, signum) == 0 ? 0 : translate(errno);
 }
 
-int async_process_get_pid(const async_process_t *p) { return p != NULL ? p->pid : 0; }
+/* The type survives the close callback (the mark does not): the pid stays readable. */
+int async_process_get_pid(const async_process_t *p) {
+  return p != NULL && p->type == ASYNC_PROCESS ? p->pid : 0;
+}
 
 /* Closing does not kill the child: its record stays with the loop and reaps it. */
 void async__process_close(async_process_t *p) {

@@ -97,8 +97,9 @@ void async__signal_loop_close(async_loop_t *loop) {
 }
 
 int async_signal_init(async_loop_t *loop, async_signal_t *h) {
-  if (loop == NULL || h == NULL)
-    return ASYNC_EINVAL;
+  int err = async__handle_claim(loop, h);
+  if (err != 0)
+    return err;
   if (!(loop->caps_ & ASYNC_CAP_SIGNAL))
     return ASYNC_ENOTSUP;
   h->signum = 0;
@@ -109,8 +110,8 @@ int async_signal_init(async_loop_t *loop, async_signal_t *h) {
 
 static int start(async_signal_t *h, async_signal_cb cb, int signum, int oneshot) {
   int err = 0;
-  if (h == NULL || cb == NULL || signum < 1 || signum > MAX_SIGNAL || signum >= NSIG ||
-      signum == SIGKILL || signum == SIGSTOP || async__is_closing(h))
+  if (!async__handle_ok(h, ASYNC_SIGNAL) || cb == NULL || signum < 1 || signum > MAX_SIGNAL ||
+      signum >= NSIG || signum == SIGKILL || signum == SIGSTOP)
     return ASYNC_EINVAL;
   if (async__is_active(h))
     return ASYNC_EALREADY;
@@ -163,7 +164,7 @@ static void stop(async_signal_t *h) {
 }
 
 int async_signal_stop(async_signal_t *h) {
-  if (h == NULL || async__is_closing(h))
+  if (!async__handle_ok(h, ASYNC_SIGNAL))
     return ASYNC_EINVAL;
   stop(h);
   return 0;

@@ -12,6 +12,15 @@ int async__sock_open(int family, int type, int protocol) {
 
 void async__sock_close(int fd) { close(fd); }
 
+/* An unbound socket names its family with a zero address. */
+int async__sock_family(int fd) {
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof(ss);
+  if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+    return 0;
+  return ss.ss_family;
+}
+
 /* An adopted socket may be blocking; the stream layer never blocks. */
 int async__sock_nonblock(int fd) {
   int flags = fcntl(fd, F_GETFL);

@@ -12,10 +12,6 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-/* The public stream calls are these functions themselves. */
-#define ASYNC__STREAM_API(name) async_##name
-#define ASYNC__STREAM_CLOSE async__stream_close
-
 #define IOV_MAX_BATCH 64
 
 

@@ -107,7 +107,7 @@ int async__udp_recv(async_udp_t *udp, async_buf_t *buf) {
 
 static int sockopt(async_udp_t *udp, int level4, int name4, int level6, int name6, int value) {
   int rc;
-  if (udp == NULL)
+  if (!async__handle_ok(udp, ASYNC_UDP))
     return ASYNC_EINVAL;
   if (udp->fd_ < 0)
     return ASYNC_EBADF;
@@ -146,7 +146,7 @@ int async_udp_set_multicast_loop(async_udp_t *udp, int on) {
 
 int async_udp_set_multicast_interface(async_udp_t *udp, const char *interface_addr) {
   struct in_addr in4;
-  if (udp == NULL || interface_addr == NULL)
+  if (!async__handle_ok(udp, ASYNC_UDP) || interface_addr == NULL)
     return ASYNC_EINVAL;
   if (udp->fd_ < 0)
     return ASYNC_EBADF;
@@ -162,7 +162,7 @@ int async_udp_set_membership(async_udp_t *udp, const char *multicast_addr,
                              const char *interface_addr, enum async_membership membership) {
   struct ip_mreq m4;
   struct ipv6_mreq m6;
-  if (udp == NULL || multicast_addr == NULL ||
+  if (!async__handle_ok(udp, ASYNC_UDP) || multicast_addr == NULL ||
       (membership != ASYNC_JOIN_GROUP && membership != ASYNC_LEAVE_GROUP))
     return ASYNC_EINVAL;
   if (udp->fd_ < 0)

@@ -29,7 +29,7 @@ static int make_addr(struct sockaddr_un *addr, const char *name, size_t len) {
 }
 
 static int usable(const async_pipe_t *p) {
-  if (p == NULL || async__is_closing(p))
+  if (!async__handle_ok(p, ASYNC_PIPE))
     return ASYNC_EINVAL;
   if (!(p->loop->caps_ & ASYNC_CAP_UNIX_SOCKET))
     return ASYNC_ENOTSUP;
@@ -115,7 +115,7 @@ static int name_of(const async_pipe_t *p, char *buf, size_t *len, int peer) {
   struct sockaddr_un addr;
   socklen_t alen = sizeof(addr);
   size_t n;
-  if (p == NULL || buf == NULL || len == NULL)
+  if (!async__handle_ok(p, ASYNC_PIPE) || buf == NULL || len == NULL)
     return ASYNC_EINVAL;
   if (p->fd_ < 0)
     return ASYNC_EBADF;
@@ -151,7 +151,7 @@ int async_pipe_getpeername(const async_pipe_t *p, char *buf, size_t *len) {
 int async_pipe_chmod(async_pipe_t *p, int mode) {
   struct stat st;
   mode_t add = 0;
-  if (p == NULL || async__is_closing(p) || mode == 0 ||
+  if (!async__handle_ok(p, ASYNC_PIPE) || mode == 0 ||
       (mode & ~(ASYNC_READABLE | ASYNC_WRITABLE)) || p->bound_path_ == NULL)
     return ASYNC_EINVAL;
   if (mode & ASYNC_READABLE)
@@ -164,7 +164,7 @@ int async_pipe_chmod(async_pipe_t *p, int mode) {
 }
 
 int async_pipe_getpeercred(const async_pipe_t *p, async_peercred_t *cred) {
-  if (p == NULL || cred == NULL)
+  if (!async__handle_ok(p, ASYNC_PIPE) || cred == NULL)
     return ASYNC_EINVAL;
   if (p->fd_ < 0)
     return ASYNC_EBADF;

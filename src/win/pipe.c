@@ -119,8 +119,10 @@ static int keep_name(struct pipe_state *st, const char *name, size_t len, int na
 /* ---- handles ------------------------------------------------------------------ */
 
 int async_pipe_init_ex(async_loop_t *loop, async_pipe_t *pipe, unsigned flags) {
-  int err;
-  if (loop == NULL || pipe == NULL || (flags & ~(unsigned)ASYNC_PIPE_IPC))
+  int err = async__handle_claim(loop, pipe);
+  if (err != 0)
+    return err;
+  if (flags & ~(unsigned)ASYNC_PIPE_IPC)
     return ASYNC_EINVAL;
   if (!(loop->caps_ & ASYNC_CAP_PIPE) || (flags & ASYNC_PIPE_IPC))
     return ASYNC_ENOTSUP; /* handles travel over no Windows pipe yet */
@@ -167,7 +169,7 @@ static int open_end(async_stream_t *s, HANDLE h, int associate_it) {
 
 int async_pipe_open(async_pipe_t *pipe, int fd) {
   HANDLE h = (HANDLE)(intptr_t)fd;
-  if (pipe == NULL || fd < 0 || async__is_closing(pipe))
+  if (!async__handle_ok(pipe, ASYNC_PIPE) || fd < 0)
     return ASYNC_EINVAL;
   if (pipe->fd_ >= 0)
     return ASYNC_EBUSY;
@@ -193,7 +195,7 @@ int async_pipe_bind2(async_pipe_t *pipe, const char *name, size_t namelen) {
   struct pipe_state *st;
   WCHAR *w;
   int err = 0;
-  if (pipe == NULL || name == NULL || async__is_closing(pipe))
+  if (!async__handle_ok(pipe, ASYNC_PIPE) || name == NULL)
     return ASYNC_EINVAL;
   if (pipe->fd_ >= 0)
     return ASYNC_EBUSY;
@@ -322,7 +324,7 @@ static void accept_done(struct pipe_state *st, struct pipe_op *op, DWORD err) {
 
 int async__pipe_ready(async_stream_t *server, async_stream_t *client, HANDLE *h) {
   const struct pipe_state *st = STATE(server);
-  if (client == NULL || async__is_closing(server) || async__is_closing(client) ||
+  if (!async__handle_open((const async_handle_t *)client) || server == client ||
       !(server->stream_flags_ & LISTENING) || client->fd_ >= 0 || client->type != server->type)
     return ASYNC_EINVAL;
   if (st->nready == 0)
@@ -398,7 +400,7 @@ int async_pipe_connect2(async_connect_t *req, async_pipe_t *pipe, const char *na
   HANDLE h;
   WCHAR *w;
   int err = 0;
-  if (req == NULL || pipe == NULL || name == NULL || async__is_closing(pipe))
+  if (req == NULL || !async__handle_ok(pipe, ASYNC_PIPE) || name == NULL)
     return ASYNC_EINVAL;
   if (pipe->fd_ >= 0 || pipe->connect_ != NULL)
     return ASYNC_EBUSY;
@@ -532,7 +534,7 @@ int async_pipe(int fds[2], int flags) {
 static int name_of(const async_pipe_t *p, char *buf, size_t *len, int peer) {
   const struct pipe_state *st;
   size_t n = 0;
-  if (p == NULL || buf == NULL || len == NULL)
+  if (!async__handle_ok(p, ASYNC_PIPE) || buf == NULL || len == NULL)
     return ASYNC_EINVAL;
   if (p->fd_ < 0)
     return ASYNC_EBADF;

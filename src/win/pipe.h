@@ -16,7 +16,7 @@
 
 /* The first four are the stream layer's own bits (src/sock/stream.c), which
  * async_is_readable and async__stream_shutdown_req read on pipes too. */
-enum { READABLE = 1, WRITABLE = 2, READING = 4, SHUT = 8, LISTENING = 16 };
+enum { READABLE = 1, WRITABLE = 2, READING = 4, SHUT = ASYNC__STREAM_SHUT, LISTENING = 16 };
 enum { OP_READ = 1, OP_WRITE, OP_ACCEPT, OP_TCP_ACCEPT, OP_TCP_CONNECT };
 
 struct pipe_state;

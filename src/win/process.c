@@ -296,7 +296,7 @@ static int terminate(HANDLE h, int signum) {
 
 int async_process_kill(async_process_t *p, int signum) {
   int err;
-  if (p == NULL || async__is_closing(p))
+  if (!async__handle_ok(p, ASYNC_PROCESS))
     return ASYNC_EINVAL;
   if (p->child_ == NULL)
     return ASYNC_ESRCH;
@@ -328,4 +328,7 @@ int async_kill(int pid, int signum) {
   return err;
 }
 
-int async_process_get_pid(const async_process_t *p) { return p != NULL ? p->pid : 0; }
+/* The type survives the close callback (the mark does not): the pid stays readable. */
+int async_process_get_pid(const async_process_t *p) {
+  return p != NULL && p->type == ASYNC_PROCESS ? p->pid : 0;
+}

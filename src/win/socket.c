@@ -19,6 +19,15 @@ SOCKET async__sock_open(int family, int type, int protocol) {
 
 void async__sock_close(SOCKET s) { closesocket(s); }
 
+/* getsockname fails on an unbound Winsock socket; its protocol info does not. */
+int async__sock_family(SOCKET s) {
+  WSAPROTOCOL_INFOW info;
+  int len = (int)sizeof(info);
+  if (getsockopt(s, SOL_SOCKET, SO_PROTOCOL_INFOW, (char *)&info, &len) != 0)
+    return 0;
+  return info.iAddressFamily;
+}
+
 /* async__stream_open made it non-blocking already (FIONBIO). */
 int async__sock_nonblock(SOCKET s) {
   (void)s;

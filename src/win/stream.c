@@ -5,27 +5,35 @@
  * (src/sock/stream.c). Each call goes to the one that serves the handle. */
 #include "../sock/sock.h"
 
-static int completion(const async_stream_t *s) {
-  return s != NULL &&
-         (s->type == ASYNC_PIPE || (s->type == ASYNC_TCP && async__tcp_iocp(s->loop)));
+/* Which engine serves s; refused handles go to the socket streams, whose
+ * checks answer ASYNC_EINVAL. */
+enum engine { SOCKETS, PIPES, TCP_COMPLETION };
+
+static enum engine engine_of(const async_stream_t *s) {
+  if (!async__stream_ok(s))
+    return SOCKETS;
+  if (s->type == ASYNC_PIPE)
+    return PIPES;
+  return async__tcp_iocp(s->loop) ? TCP_COMPLETION : SOCKETS;
 }
 
+static int completion(const async_stream_t *s) { return engine_of(s) != SOCKETS; }
+
 int async_listen(async_stream_t *s, int backlog, async_connection_cb cb) {
-  if (s != NULL && s->type == ASYNC_PIPE)
-    return async__pipe_listen(s, backlog, cb);
-  if (completion(s))
-    return async__tcp_listen(s, backlog, cb);
-  return async__sock_listen(s, backlog, cb);
+  switch (engine_of(s)) {
+  case PIPES: return async__pipe_listen(s, backlog, cb);
+  case TCP_COMPLETION: return async__tcp_listen(s, backlog, cb);
+  default: return async__sock_listen(s, backlog, cb);
+  }
 }
 
 int async_accept(async_stream_t *server, async_stream_t *client) {
-  if (server != NULL && server->type == ASYNC_PIPE)
-    return async__pipe_accept(server, client);
-  if (completion(server))
-    return async__tcp_accept(server, client);
-  return async__sock_accept(server, client);
+  switch (engine_of(server)) {
+  case PIPES: return async__pipe_accept(server, client);
+  case TCP_COMPLETION: return async__tcp_accept(server, client);
+  default: return async__sock_accept(server, client);
+  }
 }
-
 int async_read_start(async_stream_t *s, async_alloc_cb alloc_cb, async_read_cb read_cb) {
   if (completion(s))
     return async__pipe_read_start(s, alloc_cb, read_cb);

@@ -8,9 +8,6 @@
 #define ASYNC_WIN_STREAM_OS_H
 
 
-#define ASYNC__STREAM_API(name) async__sock_##name
-#define ASYNC__STREAM_CLOSE async__sock_stream_close
-
 static inline int os_prepare(SOCKET sock) {
   u_long nonblocking = 1;
   if (ioctlsocket(sock, FIONBIO, &nonblocking) != 0)

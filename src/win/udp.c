@@ -68,7 +68,7 @@ static int set(SOCKET s, int level, int name, DWORD value) {
 }
 
 static int has_socket(const async_udp_t *udp) {
-  if (udp == NULL)
+  if (!async__handle_ok(udp, ASYNC_UDP))
     return ASYNC_EINVAL;
   return udp->fd_ < 0 ? ASYNC_EBADF : 0;
 }

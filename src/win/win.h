@@ -38,20 +38,6 @@ int async__afd_modify(async_loop_t *loop, struct async__afd *afd, SOCKET sock, u
 /* A completion of the AFD handle (lpOverlapped of the packet). */
 void async__afd_done(async_loop_t *loop, struct async__afd *afd, OVERLAPPED *ov);
 
-/* src/sock/stream.c: the socket streams, under these names on Windows;
- * stream.c hands pipes and IOCP's sockets to pipe.c's engine and select's
- * sockets to these. The internal stream functions both use are declared
- * in src/sock/sock.h. */
-int async__sock_listen(async_stream_t *s, int backlog, async_connection_cb cb);
-int async__sock_accept(async_stream_t *server, async_stream_t *client);
-int async__sock_read_start(async_stream_t *s, async_alloc_cb alloc_cb, async_read_cb read_cb);
-int async__sock_read_stop(async_stream_t *s);
-int async__sock_write(async_write_t *req, async_stream_t *s, const async_buf_t bufs[],
-                      unsigned nbufs, async_write_cb cb);
-long async__sock_try_write(async_stream_t *s, const async_buf_t bufs[], unsigned nbufs);
-int async__sock_shutdown(async_shutdown_t *req, async_stream_t *s, async_shutdown_cb cb);
-void async__sock_stream_close(async_stream_t *s);
-
 /* pipe.c: named pipes, completion-based (IOCP only). */
 int async__pipe_listen(async_stream_t *s, int backlog, async_connection_cb cb);
 int async__pipe_accept(async_stream_t *server, async_stream_t *client);
