@@ -93,7 +93,7 @@ typedef void (*async_read_cb)(async_stream_t *stream, long nread, const async_bu
 typedef void (*async_write_cb)(async_write_t *req, int status);
 typedef void (*async_shutdown_cb)(async_shutdown_t *req, int status);
 /* A connection is waiting for async_accept (status 0), or accepting failed
- * (ASYNC_EMFILE when out of fds: that connection was dropped). */
+ * (ASYNC_EMFILE or ASYNC_ENFILE when out of fds: that connection was dropped). */
 typedef void (*async_connection_cb)(async_stream_t *server, int status);
 typedef void (*async_connect_cb)(async_connect_t *req, int status);
 /* nread bytes arrived from addr into buf (nread 0 with addr NULL: nothing
@@ -890,9 +890,10 @@ ASYNC_EXTERN int async_udp_send(async_udp_send_t *req, async_udp_t *udp, const a
  * sent, ASYNC_EAGAIN otherwise, or an error. */
 ASYNC_EXTERN long async_udp_try_send(async_udp_t *udp, const async_buf_t bufs[], unsigned nbufs,
                                      const struct sockaddr *addr);
-/* Starts receiving (several datagrams per wakeup where recvmmsg exists).
- * ASYNC_EALREADY if started, ASYNC_EINVAL (NULL, closing), ASYNC_ENOTCONN
- * if the socket is neither bound nor connected. */
+/* Starts receiving (several datagrams per wakeup; one recvmmsg call per batch
+ * where it exists). A socket neither bound nor connected is bound first to
+ * an ephemeral port on the any address of its family (IPv4 without a socket
+ * yet). ASYNC_EALREADY if started, ASYNC_EINVAL (NULL, closing), bind errors. */
 ASYNC_EXTERN int async_udp_recv_start(async_udp_t *udp, async_alloc_cb alloc_cb,
                                       async_udp_recv_cb recv_cb);
 ASYNC_EXTERN int async_udp_recv_stop(async_udp_t *udp);
@@ -903,6 +904,9 @@ ASYNC_EXTERN int async_udp_set_membership(async_udp_t *udp, const char *multicas
                                           enum async_membership membership);
 ASYNC_EXTERN int async_udp_set_multicast_loop(async_udp_t *udp, int on);
 ASYNC_EXTERN int async_udp_set_multicast_ttl(async_udp_t *udp, int ttl);
+/* The interface multicast sends leave by: an IPv4 address on an IPv4 socket,
+ * on an IPv6 one an address whose "%scope" names the interface ("::%eth0",
+ * "::%2"); NULL for the system's choice. */
 ASYNC_EXTERN int async_udp_set_multicast_interface(async_udp_t *udp, const char *interface_addr);
 ASYNC_EXTERN int async_udp_set_broadcast(async_udp_t *udp, int on);
 ASYNC_EXTERN int async_udp_set_ttl(async_udp_t *udp, int ttl);
@@ -990,10 +994,12 @@ enum async_tcp_flags { ASYNC_TCP_IPV6ONLY = 1, ASYNC_TCP_REUSEPORT = 2 };
  * ASYNC_ENOTSUP without ASYNC_CAP_TCP, system errors. */
 ASYNC_EXTERN int async_tcp_init(async_loop_t *loop, async_tcp_t *tcp);
 ASYNC_EXTERN int async_tcp_init_ex(async_loop_t *loop, async_tcp_t *tcp, int family);
-/* Adopts a connected or listening stream socket (made non-blocking).
+/* Adopts a stream socket, connected, listening or neither (made non-blocking).
  * ASYNC_EINVAL (negative fd, not SOCK_STREAM), ASYNC_EBUSY (has an fd). */
 ASYNC_EXTERN int async_tcp_open(async_tcp_t *tcp, int fd);
-/* Binds (SO_REUSEADDR always; ASYNC_TCP_IPV6ONLY, ASYNC_TCP_REUSEPORT on
+/* Binds (on Unix with SO_REUSEADDR always, which Windows never sets: there it
+ * would let another socket take the port; ASYNC_TCP_IPV6ONLY, and
+ * ASYNC_TCP_REUSEPORT where the system has it, else ASYNC_ENOTSUP, on
  * request). ASYNC_EADDRINUSE, ASYNC_EINVAL, system errors. */
 ASYNC_EXTERN int async_tcp_bind(async_tcp_t *tcp, const struct sockaddr *addr, unsigned flags);
 /* Connects; cb(req, status) from the loop: 0, ASYNC_ECONNREFUSED, ...,
@@ -1047,10 +1053,13 @@ ASYNC_EXTERN size_t async_stream_write_queue_size(const async_stream_t *stream);
 ASYNC_EXTERN int async_pipe_init(async_loop_t *loop, async_pipe_t *pipe);
 /* Adopts a pipe, FIFO, socket or tty fd (made non-blocking; closed with the
  * handle). ASYNC_EINVAL (negative fd, regular file or directory),
- * ASYNC_EBUSY (has an fd), ASYNC_EBADF, ASYNC_EEXIST (fd watched). */
+ * ASYNC_EBUSY (has an fd), ASYNC_EBADF, ASYNC_EEXIST (fd watched).
+ * Windows: a pipe HANDLE value only (else ASYNC_EINVAL). */
 ASYNC_EXTERN int async_pipe_open(async_pipe_t *pipe, int fd);
 /* Creates a connected pair of fds (fds[0] read end, fds[1] write end),
- * close-on-exec; ASYNC_PIPE_NONBLOCK makes them non-blocking. */
+ * close-on-exec; ASYNC_PIPE_NONBLOCK makes them non-blocking. Windows: a
+ * named pipe's two ends as HANDLE values, not inherited, flags ignored
+ * (overlapped handles never block the loop). */
 enum { ASYNC_PIPE_NONBLOCK = 1 };
 ASYNC_EXTERN int async_pipe(int fds[2], int flags);
 
@@ -1086,7 +1095,7 @@ ASYNC_EXTERN int async_pipe_connect2(async_connect_t *req, async_pipe_t *pipe, c
 ASYNC_EXTERN int async_pipe_getsockname(const async_pipe_t *pipe, char *buf, size_t *len);
 ASYNC_EXTERN int async_pipe_getpeername(const async_pipe_t *pipe, char *buf, size_t *len);
 /* Opens the bound socket file to other users: ASYNC_READABLE and/or
- * ASYNC_WRITABLE add read/write permission for group and others.
+ * ASYNC_WRITABLE add read/write permission for owner, group and others.
  * ASYNC_EINVAL (NULL, bad mode, abstract or no name), system errors. */
 ASYNC_EXTERN int async_pipe_chmod(async_pipe_t *pipe, int mode);
 

@@ -370,6 +370,8 @@ static void test_options(void **state) {
   assert_int_equal(async_udp_set_multicast_ttl(&u, 4), 0);
   assert_int_equal(async_udp_set_multicast_loop(&u, 1), 0);
   assert_int_equal(async_udp_set_multicast_interface(&u, "127.0.0.1"), 0);
+  assert_int_equal(async_udp_set_multicast_interface(&u, NULL), 0); /* the system's choice */
+  assert_int_equal(async_udp_set_multicast_interface(&u, "::1"), ASYNC_EINVAL);
   test_loop_close(&loop);
 }
 
@@ -572,9 +574,34 @@ static void test_recvmmsg_with_small_buffer_is_plain(void **state) {
 
 static void test_recvmmsg_stop_inside_a_batch(void **state);
 
+/* An unbound IPv6 socket that starts receiving is bound to the IPv6 any
+ * address, not handed an IPv4 one it would refuse. */
+static void test_recv_start_binds_own_family(void **state) {
+  async_loop_t loop;
+  async_udp_t u;
+  struct sockaddr_storage name;
+  int len = (int)sizeof(name);
+  (void)state;
+  test_loop_init(&loop);
+  if (!test_has_caps(&loop, ASYNC_CAP_UDP) || async_udp_init_ex(&loop, &u, AF_INET6) != 0) {
+    test_loop_close(&loop); /* no UDP here, or no IPv6 on this machine */
+    return;
+  }
+  assert_int_equal(async_udp_recv_start(&u, alloc_static, on_recv), 0);
+  assert_int_equal(async_udp_getsockname(&u, (struct sockaddr *)&name, &len), 0);
+  assert_int_equal(name.ss_family, AF_INET6);
+  assert_true(((struct sockaddr_in6 *)&name)->sin6_port != 0);
+  /* An IPv6 socket takes its multicast interface as a scope: by index here. */
+  assert_int_equal(async_udp_set_multicast_interface(&u, NULL), 0);
+  assert_int_equal(async_udp_set_multicast_interface(&u, "::%1"), 0);
+  assert_int_equal(async_udp_set_multicast_interface(&u, "127.0.0.1"), ASYNC_EINVAL);
+  test_loop_close(&loop);
+}
+
 static const struct CMUnitTest tests[] = {
   TEST(test_echo_v4),
   TEST(test_echo_v6),
+  TEST(test_recv_start_binds_own_family),
   TEST(test_connected_peer),
   TEST(test_truncated_datagram),
   TEST(test_no_buffer_is_enobufs),

@@ -337,6 +337,12 @@ static void do_shutdown(async_stream_t *s) {
   async__stream_finish(s, (async_req_t *)req, status);
 }
 
+static void fail_writes(async_stream_t *s, int err) {
+  while (!async__list_empty(&s->writes_))
+    async__stream_finish(
+        s, (async_req_t *)async__container_of(s->writes_.next, async_write_t, link_), err);
+}
+
 /* Moves every write the system takes to the finished list; 1 if some wait. */
 static int flush(async_stream_t *s) {
   while (!async__list_empty(&s->writes_)) {
@@ -345,11 +351,8 @@ static int flush(async_stream_t *s) {
     if (r == 0)
       return 1;
     async__stream_finish(s, (async_req_t *)req, r < 0 ? r : 0);
-    if (r < 0) { /* the stream cannot take more: fail what is queued behind */
-      while (!async__list_empty(&s->writes_))
-        async__stream_finish(
-            s, (async_req_t *)async__container_of(s->writes_.next, async_write_t, link_), r);
-    }
+    if (r < 0) /* the stream cannot take more: fail what is queued behind */
+      fail_writes(s, r);
   }
   if (s->shutdown_ != NULL)
     do_shutdown(s);
@@ -487,8 +490,11 @@ int async__stream_queue_write(async_write_t *req, async_stream_t *s, const async
   s->loop->active_reqs_++;
   async__list_insert_tail(&s->writes_, &req->link_);
   if (s->writes_.next == &req->link_) { /* nothing ahead of it: try now */
-    if (flush(s))
-      return update_interest(s); /* only now does the backend hear of writing */
+    int err;
+    if (flush(s) && (err = update_interest(s)) != 0)
+      fail_writes(s, err); /* queued: it ends through its callback, with the backend's error */
+    else if (!async__list_empty(&s->writes_))
+      return 0; /* only now does the backend hear of writing */
     async__stream_schedule_report(s);
   }
   return 0;
@@ -580,10 +586,7 @@ void async__sock_stream_close(async_stream_t *s) {
     s->loop->starved_--;
   s->stream_flags_ &= ~(unsigned)(READING | STARVED);
   async_defer_cancel(&s->report_);
-  while (!async__list_empty(&s->writes_))
-    async__stream_finish(
-        s, (async_req_t *)async__container_of(s->writes_.next, async_write_t, link_),
-        ASYNC_ECANCELED);
+  fail_writes(s, ASYNC_ECANCELED);
   async__stream_cancel_requests(s);
   s->stream_flags_ &= ~(unsigned)(LISTENING | CONNECTING);
   close_fd(&s->accepted_fd_);

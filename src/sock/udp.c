@@ -3,9 +3,13 @@
  * case never touches the backend; only a send the system refuses adds write
  * interest. Send callbacks always run from the loop, never inside
  * async_udp_send. The datagram calls themselves (sendmsg/WSASendTo,
- * recvmsg/recvmmsg/recvfrom) and the socket options are the world's own
+ * recvmsg/recvmmsg/recvfrom) and most socket options are the world's own
  * (src/unix/udp.c, src/win/udp.c). */
 #include "sock.h"
+
+#if !defined(_WIN32)
+# include <arpa/inet.h>
+#endif
 
 #include <string.h>
 
@@ -274,8 +278,12 @@ int async_udp_send(async_udp_send_t *req, async_udp_t *udp, const async_buf_t bu
   udp->udp_flags_ |= ASYNC__UDP_BOUND; /* sending binds an unbound socket */
   /* A send the system takes now is reported on the loop's next ready-queue
    * step; only one it refuses adds write interest. */
-  if (flush(udp))
-    return update_interest(udp);
+  /* The request is queued from here on: it ends through its callback, also
+   * when the backend will not watch the socket for writing. */
+  if (flush(udp) && (err = update_interest(udp)) == 0)
+    return 0;
+  while (err != 0 && !async__list_empty(&udp->queue_))
+    finish(udp, async__container_of(udp->queue_.next, async_udp_send_t, link_), err);
   if (!async_defer_pending(&udp->report_))
     async_defer(udp->loop, &udp->report_, report_cb);
   return 0;
@@ -369,9 +377,11 @@ int async_udp_recv_start(async_udp_t *udp, async_alloc_cb alloc_cb, async_udp_re
   if (udp->udp_flags_ & ASYNC__UDP_RECEIVING)
     return ASYNC_EALREADY;
   if (!(udp->udp_flags_ & ASYNC__UDP_BOUND)) { /* as sending does: an ephemeral port, any address */
-    struct sockaddr_in any;
+    struct sockaddr_storage any;
     memset(&any, 0, sizeof(any));
-    any.sin_family = AF_INET;
+    /* the socket's own family if it has one (async_udp_init_ex), else IPv4 */
+    any.ss_family = (unsigned short)(udp->fd_ >= 0 ? async__sock_family(async__sock(udp->fd_))
+                                                   : AF_INET);
     if ((err = async_udp_bind(udp, (struct sockaddr *)&any, 0)) != 0)
       return err;
   }
@@ -416,4 +426,30 @@ void async__udp_close(async_udp_t *udp) {
 void async__udp_finish_close(async_udp_t *udp) {
   while (!async__list_empty(&udp->done_))
     report_one(udp);
+}
+
+/* Written once: both worlds take an in_addr for IPv4 and an interface index
+ * for IPv6, which async_ip6_addr reads from a "%scope" suffix ("::%eth0"). */
+int async_udp_set_multicast_interface(async_udp_t *udp, const char *interface_addr) {
+  struct sockaddr_in6 a6;
+  struct in_addr a4;
+  if (!async__handle_ok(udp, ASYNC_UDP))
+    return ASYNC_EINVAL;
+  if (udp->fd_ < 0)
+    return ASYNC_EBADF;
+  if (async__sock_family(async__sock(udp->fd_)) == AF_INET6) {
+    if (interface_addr == NULL)
+      a6.sin6_scope_id = 0; /* the system's choice */
+    else if (async_ip6_addr(interface_addr, 0, &a6) != 0)
+      return ASYNC_EINVAL;
+    return async__sock_setopt(async__sock(udp->fd_), IPPROTO_IPV6, IPV6_MULTICAST_IF,
+                              (int)a6.sin6_scope_id);
+  }
+  a4.s_addr = htonl(INADDR_ANY);
+  if (interface_addr != NULL && inet_pton(AF_INET, interface_addr, &a4) != 1)
+    return ASYNC_EINVAL;
+  if (setsockopt(async__sock(udp->fd_), IPPROTO_IP, IP_MULTICAST_IF, (const char *)&a4,
+                 (async__socklen_t)sizeof(a4)) != 0)
+    return async_translate_sys_error(async__sock_error());
+  return 0;
 }

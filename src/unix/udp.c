@@ -144,19 +144,6 @@ int async_udp_set_multicast_loop(async_udp_t *udp, int on) {
   return sockopt(udp, IPPROTO_IP, IP_MULTICAST_LOOP, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, on != 0);
 }
 
-int async_udp_set_multicast_interface(async_udp_t *udp, const char *interface_addr) {
-  struct in_addr in4;
-  if (!async__handle_ok(udp, ASYNC_UDP) || interface_addr == NULL)
-    return ASYNC_EINVAL;
-  if (udp->fd_ < 0)
-    return ASYNC_EBADF;
-  if (inet_pton(AF_INET, interface_addr, &in4) == 1) {
-    if (setsockopt(udp->fd_, IPPROTO_IP, IP_MULTICAST_IF, &in4, sizeof(in4)) != 0)
-      return async_translate_sys_error(errno);
-    return 0;
-  }
-  return ASYNC_EINVAL;
-}
 
 int async_udp_set_membership(async_udp_t *udp, const char *multicast_addr,
                              const char *interface_addr, enum async_membership membership) {

@@ -141,18 +141,3 @@ int async_udp_set_broadcast(async_udp_t *udp, int on) {
   return err != 0 ? err : set(async__sock(udp->fd_), SOL_SOCKET, SO_BROADCAST, on != 0);
 }
 
-int async_udp_set_multicast_interface(async_udp_t *udp, const char *interface_addr) {
-  struct in_addr a;
-  int err = has_socket(udp);
-  if (err != 0)
-    return err;
-  if (family_of(udp) == AF_INET6)
-    return ASYNC_ENOTSUP; /* an interface index, not an address, on IPv6 */
-  a.s_addr = htonl(INADDR_ANY);
-  if (interface_addr != NULL && inet_pton(AF_INET, interface_addr, &a) != 1)
-    return ASYNC_EINVAL;
-  if (setsockopt(async__sock(udp->fd_), IPPROTO_IP, IP_MULTICAST_IF, (char *)&a,
-                 (int)sizeof(a)) != 0)
-    return async_translate_sys_error(WSAGetLastError());
-  return 0;
-}
