@@ -306,7 +306,10 @@ int async__stream_connect(async_stream_t *s, async_connect_t *req, const struct 
   if (err == 1) { /* the answer comes as writability, or as an error */
     s->connect_ = req;
     s->stream_flags_ |= CONNECTING;
-    return update_interest(s);
+    if ((err = update_interest(s)) == 0)
+      return 0;
+    s->connect_ = NULL; /* counted already: it ends through cb, with the backend's error */
+    s->stream_flags_ &= ~(unsigned)CONNECTING;
   }
   if (err == 0)
     s->stream_flags_ |= READABLE | WRITABLE;
