@@ -14,15 +14,15 @@ void async__handle_init_internal(async_loop_t *loop, async_handle_t *h, async_ha
   h->u_.seq = 0;
 }
 
-/* Open in loop: marked, of this loop, and in its table or on its closing
- * list. The loop is compared before anything is read through h->loop. */
-static int open_in(const async_loop_t *loop, async_handle_t *h) {
+/* Marked memory of loop that is in its table or on its closing list. The
+ * caller compared h->loop with loop before anything is read through it. */
+int async__handle_open_in(const async_loop_t *loop, const async_handle_t *h) {
   const struct async__slots *t;
-  if (h->mark_ != ASYNC__HANDLE_MARK || h->loop != loop || (h->flags_ & ASYNC__INTERNAL))
+  if (h->flags_ & ASYNC__INTERNAL)
     return 0;
   if (h->flags_ & ASYNC__CLOSING)
     return 1;
-  t = table_of(h);
+  t = h->type == ASYNC_TIMER ? &loop->timers_ : &loop->handles_;
   return h->slot_ < t->len && t->v[h->slot_].handle == h;
 }
 
@@ -31,15 +31,6 @@ static void unmark(async_handle_t *h) {
   h->type = ASYNC_UNKNOWN_HANDLE;
 }
 
-int async__handle_claim(async_loop_t *loop, void *p) {
-  async_handle_t *h = p;
-  if (h == NULL || !async__loop_ok(loop))
-    return ASYNC_EINVAL;
-  if (open_in(loop, h))
-    return ASYNC_EBUSY;
-  unmark(h);
-  return 0;
-}
 
 int async__handle_init(async_loop_t *loop, async_handle_t *h, async_handle_type type) {
   async__handle_init_internal(loop, h, type);
