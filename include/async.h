@@ -11,8 +11,9 @@
  * refuses a NULL, zeroed, failed, closed or closing handle (and one of
  * another type) with ASYNC_EINVAL, as it does a loop that is not open;
  * calls returning nothing ignore them, getters answer 0 or NULL. An init
- * given a handle (or loop) that is open answers ASYNC_EBUSY. Memory that
- * was never initialised nor zeroed is not detected. */
+ * never reads the memory it is given (it may be uninitialised), so it cannot
+ * refuse a handle or loop that is open: initialise each once, and again only
+ * after its close callback (or async_loop_close). */
 #ifndef ASYNC_H
 #define ASYNC_H
 
@@ -321,8 +322,7 @@ typedef struct async_loop_options_s {
 
 /* Creates a loop in caller-owned memory. options may be NULL (real clock;
  * backend from $ASYNC_BACKEND, else the platform default). Errors:
- * ASYNC_EINVAL (NULL loop, bad clock mode), ASYNC_EBUSY (loop is open),
- * ASYNC_ENOENT (no backend has that name: async_backends() lists those
+ * ASYNC_EINVAL (NULL loop, bad clock mode), ASYNC_ENOENT (no backend has that name: async_backends() lists those
  * built), ASYNC_ENOTSUP (a backend this library knows, not compiled in or
  * not usable on this kernel), ASYNC_ENOMEM, system errors. A refused name
  * leaves the loop's memory untouched. */
@@ -434,9 +434,8 @@ struct async_timer_s {
   uint64_t repeat_ns;
 };
 
-/* Initialises a stopped timer. ASYNC_EINVAL (NULL timer, loop not open),
- * ASYNC_EBUSY (timer is open in this loop), ASYNC_ENOMEM. Every *_init
- * answers these two the same way. */
+/* Initialises a stopped timer. ASYNC_EINVAL (NULL timer, loop not open: as
+ * every *_init, it then leaves the timer refused by every call), ASYNC_ENOMEM. */
 ASYNC_EXTERN int async_timer_init(async_loop_t *loop, async_timer_t *timer);
 /* Starts (or restarts) the timer: cb runs once timeout has passed, then
  * every repeat if repeat is nonzero. Never runs before its deadline.

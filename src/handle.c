@@ -4,6 +4,11 @@ static struct async__slots *table_of(async_handle_t *h) {
   return h->type == ASYNC_TIMER ? &h->loop->timers_ : &h->loop->handles_;
 }
 
+static void unmark(async_handle_t *h) {
+  h->mark_ = 0;
+  h->type = ASYNC_UNKNOWN_HANDLE;
+}
+
 /* The loop's own handles: never walked, never counted, never keep it alive. */
 void async__handle_init_internal(async_loop_t *loop, async_handle_t *h, async_handle_type type) {
   h->loop = loop;
@@ -13,24 +18,6 @@ void async__handle_init_internal(async_loop_t *loop, async_handle_t *h, async_ha
   h->cb_.close = NULL;
   h->u_.seq = 0;
 }
-
-/* Marked memory of loop that is in its table or on its closing list. The
- * caller compared h->loop with loop before anything is read through it. */
-int async__handle_open_in(const async_loop_t *loop, const async_handle_t *h) {
-  const struct async__slots *t;
-  if (h->flags_ & ASYNC__INTERNAL)
-    return 0;
-  if (h->flags_ & ASYNC__CLOSING)
-    return 1;
-  t = h->type == ASYNC_TIMER ? &loop->timers_ : &loop->handles_;
-  return h->slot_ < t->len && t->v[h->slot_].handle == h;
-}
-
-static void unmark(async_handle_t *h) {
-  h->mark_ = 0;
-  h->type = ASYNC_UNKNOWN_HANDLE;
-}
-
 
 int async__handle_init(async_loop_t *loop, async_handle_t *h, async_handle_type type) {
   async__handle_init_internal(loop, h, type);

@@ -118,21 +118,17 @@ void async__slots_remove(struct async__slots *s, uint32_t i);
 void async__slots_free(struct async__slots *s);
 
 /* handle.c */
-/* The first step of every *_init: ASYNC_EINVAL for a NULL handle or a loop
- * that is not open, ASYNC_EBUSY for a handle open in this loop (its tables
- * would be corrupted); otherwise unmarks h, so that if this init fails
- * later, async_close and the other calls refuse h. */
-int async__handle_open_in(const async_loop_t *loop, const async_handle_t *h);
+/* The first step of every *_init: unmarks h, so that if this init fails
+ * (here, for a loop that is not open, or later) every call, async_close
+ * included, refuses h. Nothing of h is read: the caller's memory may be
+ * uninitialised (and a handle already open cannot be told from it). */
 static inline int async__handle_claim(async_loop_t *loop, void *p) {
   async_handle_t *h = (async_handle_t *)p;
-  if (h == NULL || !async__loop_ok(loop))
+  if (h == NULL)
     return ASYNC_EINVAL;
-  /* Marked memory of this loop is looked up; anything else is no handle of it. */
-  if (h->mark_ == ASYNC__HANDLE_MARK && h->loop == loop && async__handle_open_in(loop, h))
-    return ASYNC_EBUSY;
   h->mark_ = 0;
   h->type = ASYNC_UNKNOWN_HANDLE;
-  return 0;
+  return async__loop_ok(loop) ? 0 : ASYNC_EINVAL;
 }
 int async__handle_init(async_loop_t *loop, async_handle_t *h, async_handle_type type);
 void async__handle_init_internal(async_loop_t *loop, async_handle_t *h, async_handle_type type);

@@ -693,33 +693,6 @@ static void test_exit_callback_sees_fresh_time(void **state) {
   test_loop_close(&loop);
 }
 
-/* Spawning into a process handle that is open would lose the first child's
- * record: refused, and the first child is still the handle's. */
-static void test_spawn_into_open_handle(void **state) {
-  char *args[] = {CHILD, (char *)"sleep", (char *)"60000", NULL};
-  async_loop_t loop;
-  async_process_t p;
-  async_process_options_t o;
-  async_stdio_t stdio[3];
-  struct test_exit e;
-  int pid;
-  (void)state;
-  if (!supported())
-    return;
-  test_loop_init(&loop);
-  spawn_plain(&loop, &p, &e, args);
-  pid = async_process_get_pid(&p);
-  opts_init(&o, stdio, args, NULL);
-  o.exit_cb = test_exit_keep;
-  assert_int_equal(async_spawn(&loop, &p, &o), ASYNC_EBUSY);
-  assert_int_equal(async_process_get_pid(&p), pid);
-  assert_int_equal(async_process_kill(&p, SIGTERM), 0);
-  assert_int_equal(async_run(&loop, ASYNC_RUN_DEFAULT), 0);
-  assert_int_equal(e.calls, 1);
-  assert_int_equal(e.signal, SIGTERM);
-  test_loop_close(&loop);
-}
-
 /* ---- pid ------------------------------------------------------------------------------- */
 
 static void test_get_pid(void **state) {
@@ -1069,7 +1042,6 @@ static const struct CMUnitTest tests[] = {
   TEST(test_close_after_exit_unreported),
   TEST(test_loop_close_with_child_running),
   TEST(test_exit_callback_sees_fresh_time),
-  TEST(test_spawn_into_open_handle),
   TEST(test_get_pid),
   TEST(test_null_args_einval),
   TEST(test_bad_stdio_einval),
