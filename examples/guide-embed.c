@@ -96,7 +96,9 @@ int main(void) {
       fds[n].fd = backend_fd;
       fds[n++].events = POLLIN;
     }
-    if (poll(fds, (nfds_t)n, libasync_timeout(backend_fd)) < 0 && errno != EINTR) {
+    if (poll(fds, (nfds_t)n, libasync_timeout(backend_fd)) < 0) {
+      if (errno == EINTR)
+        continue;
       perror("poll");
       return 1;
     }
