@@ -4,12 +4,12 @@
 #include <string.h>
 
 #include "async.h"
+#include "common.h"
 
 int main(void) {
   size_t n;
   const async_backend_info_t *b = async_backends(&n);
   async_loop_t loop;
-  int first = 1;
 
   printf("%-14s", "capability");
   for (size_t i = 0; i < n; i++)
@@ -40,11 +40,12 @@ int main(void) {
       printf(" %-8s", "rlimit");
   }
   printf("\n");
-  if (async_loop_init(&loop, NULL) == 0) {
-    printf("\ndefault backend here: %s", async_loop_backend(&loop));
-    async_loop_close(&loop);
-    first = 0;
-  }
-  printf("%s(set ASYNC_BACKEND=name to choose another)\n", first ? "\n" : " ");
+  /* The loop a program gets here, $ASYNC_BACKEND included: a name that does
+   * not work is worth an error after the table. */
+  if (example_loop_init(&loop, NULL) != 0)
+    return 1;
+  printf("\ndefault backend here: %s (set ASYNC_BACKEND=name to choose another)\n",
+         async_loop_backend(&loop));
+  async_loop_close(&loop);
   return 0;
 }

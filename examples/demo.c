@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "async.h"
+#include "common.h"
 
 static async_loop_t loop;
 static async_timer_t ticker;
@@ -80,11 +81,9 @@ static void *worker(void *arg) {
 
 int main(void) {
   pthread_t thread;
-  int err = async_loop_init(&loop, NULL);
-  if (err != 0) {
-    fprintf(stderr, "async_loop_init: %s\n", async_strerror(err));
+  int err = example_loop_init(&loop, NULL);
+  if (err != 0)
     return 1;
-  }
   start = async_now_ns(&loop);
   printf("libasync demo on the %s backend\n", async_loop_backend(&loop));
 

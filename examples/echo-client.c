@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "async.h"
+#include "common.h"
 
 #define WINDOW (256u << 10) /* bytes a connection keeps in flight */
 
@@ -183,8 +184,11 @@ int main(int argc, char **argv) {
     fprintf(stderr, "bad arguments\n");
     return 2;
   }
-  if (async_loop_init(&loop, &opts) != 0 || (clients = calloc((size_t)nconns, sizeof(*clients))) == NULL) {
-    fprintf(stderr, "cannot create the loop\n");
+  if (example_loop_init(&loop, &opts) != 0)
+    return 1;
+  if ((clients = calloc((size_t)nconns, sizeof(*clients))) == NULL) {
+    fprintf(stderr, "out of memory\n");
+    async_loop_close(&loop);
     return 1;
   }
   t0 = async_hrtime();

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "async.h"
+#include "common.h"
 
 #define HIGH_WATER (1u << 20) /* stop reading a connection past this many queued bytes */
 #define LOW_WATER (256u << 10)
@@ -247,10 +248,8 @@ int main(int argc, char **argv) {
     }
   }
   setvbuf(stdout, NULL, _IOLBF, 0);
-  if ((err = async_loop_init(&loop, &opts)) != 0) {
-    fprintf(stderr, "loop: %s\n", async_strerror(err));
+  if (example_loop_init(&loop, &opts) != 0)
     return 1;
-  }
   if ((err = path != NULL ? listen_unix(path) : listen_tcp(host, port)) != 0) {
     fprintf(stderr, "listen: %s\n", async_strerror(err));
     async_walk(&loop, close_one, NULL);

@@ -8,6 +8,8 @@
 #include <async.h>
 #include <stdio.h>
 
+#include "common.h"
+
 static async_pipe_t out_pipe, err_pipe;
 static char buffer[65536];
 static int result;
@@ -52,10 +54,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: %s COMMAND [ARG...]\n", argv[0]);
     return 2;
   }
-  if ((err = async_loop_init(&loop, NULL)) != 0) {
-    fprintf(stderr, "async_loop_init: %s\n", async_strerror(err));
+  if (example_loop_init(&loop, NULL) != 0)
     return 1;
-  }
   async_pipe_init(&loop, &out_pipe);
   async_pipe_init(&loop, &err_pipe);
   stdio[0].flags = ASYNC_IGNORE;
