@@ -22,7 +22,7 @@ static void on_named(async_getnameinfo_t *req, int status, const char *host, con
 static void on_resolved(async_getaddrinfo_t *req, int status, struct addrinfo *res) {
   check(status, "getaddrinfo");
   for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
-    char name[46];
+    char name[ASYNC_IP_NAME_MAX];
     check(async_ip_name(ai->ai_addr, name, sizeof(name)), "ip_name");
     printf("localhost is %s, port %d\n", name, async_ip_port(ai->ai_addr));
     addresses++;

@@ -3,7 +3,6 @@
  * IDLE_MS without a byte from it, and, in the same program, a client that
  * sends one line, reads the echo, then stays quiet until the server hangs
  * up. At that point everything still open is closed with async_walk. */
-#include <netinet/in.h> /* struct sockaddr_in */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -2,7 +2,6 @@
  * The client sends three datagrams; the server answers each one, in capitals,
  * to whoever sent it; the client stops after the third answer. */
 #include <ctype.h>
-#include <netinet/in.h> /* struct sockaddr_in */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +40,7 @@ static void on_server_recv(async_udp_t *udp, long nread, const async_buf_t *buf,
                            const struct sockaddr *from, unsigned flags) {
   struct answer *a;
   async_buf_t out;
-  char name[46];
+  char name[ASYNC_IP_NAME_MAX];
   if (nread < 0) {
     fprintf(stderr, "server: recv: %s\n", async_strerror((int)nread));
     return;

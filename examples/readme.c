@@ -12,7 +12,11 @@ static void on_timeout(async_timer_t *t) {
 int main(void) {
   async_loop_t loop;
   async_timer_t timer;
-  async_loop_init(&loop, NULL);          /* epoll here; ASYNC_BACKEND=poll to change */
+  int err = async_loop_init(&loop, NULL); /* epoll here; ASYNC_BACKEND=poll to change */
+  if (err != 0) { /* ASYNC_ENOENT: no backend has that name (examples/common.c lists them) */
+    fprintf(stderr, "async_loop_init: %s\n", async_strerror(err));
+    return 1;
+  }
   async_timer_init(&loop, &timer);
   started = async_now(&loop);
   async_timer_start(&timer, on_timeout, 100, 0);

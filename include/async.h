@@ -311,7 +311,9 @@ typedef enum {
 typedef enum {
   ASYNC_CLOCK_REAL = 0,   /* CLOCK_MONOTONIC (QueryPerformanceCounter on Windows) */
   ASYNC_CLOCK_VIRTUAL,    /* moves only through async_loop_advance() */
-  ASYNC_CLOCK_AUTOJUMP    /* virtual; jumps to the next timer when the loop would sleep */
+  ASYNC_CLOCK_AUTOJUMP    /* virtual; jumps to the next timer when the loop would sleep:
+                           * with no thread-pool request running (those end on their
+                           * own), even while sockets wait for peers */
 } async_clock_mode;
 
 typedef struct async_loop_options_s {
@@ -364,7 +366,9 @@ ASYNC_EXTERN long async_loop_fd_limit(const async_loop_t *loop);
 /* A file descriptor that becomes readable when the loop has work, for
  * embedding in another loop. ASYNC_ENOTSUP on backends without one (see ASYNC_CAP_BACKEND_FD). */
 ASYNC_EXTERN int async_backend_fd(async_loop_t *loop);
-/* How long (ms) an embedding host may block on async_backend_fd(): -1 forever, 0 not at all. */
+/* How long (ms) an embedding host may block on async_backend_fd(): -1 forever,
+ * 0 not at all, which is also the answer when nothing keeps the loop alive
+ * (async_loop_alive() says 0: the host should stop running it, not spin). */
 ASYNC_EXTERN int async_backend_timeout(async_loop_t *loop);
 /* Same in nanoseconds; -1 for forever. */
 ASYNC_EXTERN int64_t async_backend_timeout_ns(async_loop_t *loop);
@@ -681,6 +685,7 @@ struct async_loop_s {
   uint32_t nhandles_;            /* open handles (closing ones included) */
   uint32_t active_refs_;         /* active referenced handles */
   uint32_t active_reqs_;
+  uint32_t pool_reqs_;           /* the part of active_reqs_ on the thread pool */
   uint32_t active_timer_refs_;   /* the part of active_refs_ that is timers */
   uint32_t walk_gen_;
   uint32_t starved_;             /* listeners waiting for a handle to close (out of fds) */
@@ -812,8 +817,9 @@ ASYNC_EXTERN int async_ip4_addr(const char *ip, int port, struct sockaddr_in *ad
  * interface name ("fe80::1%eth0"). ASYNC_EINVAL also for an unknown interface. */
 ASYNC_EXTERN int async_ip6_addr(const char *ip, int port, struct sockaddr_in6 *addr);
 /* The address of an AF_INET or AF_INET6 sockaddr as text into dst (size
- * bytes, NUL included; 46 always suffice). ASYNC_EINVAL (NULL, other
- * family), ASYNC_ENOSPC if dst is too small (dst untouched). */
+ * bytes, NUL included; ASYNC_IP_NAME_MAX always suffice). ASYNC_EINVAL (NULL,
+ * other family), ASYNC_ENOSPC if dst is too small (dst untouched). */
+#define ASYNC_IP_NAME_MAX 46
 ASYNC_EXTERN int async_ip_name(const struct sockaddr *addr, char *dst, size_t size);
 /* The port of an AF_INET or AF_INET6 sockaddr (host order), ASYNC_EINVAL otherwise. */
 ASYNC_EXTERN int async_ip_port(const struct sockaddr *addr);

@@ -152,6 +152,10 @@ static int64_t poll_timeout(async_loop_t *loop, int *jump) {
   if (next <= 0 || loop->clock_ == ASYNC_CLOCK_REAL)
     return next;
   if (loop->clock_ == ASYNC_CLOCK_AUTOJUMP) {
+    /* Pool work ends on its own, in real time: wait for it (its completion
+     * wakes the poll) rather than jump past timers it may be racing. */
+    if (loop->pool_reqs_ > 0)
+      return -1;
     *jump = 1;
     return 0;
   }

@@ -117,8 +117,10 @@ int async__work_submit(async_loop_t *loop, async_req_t *req, async_req_type type
     async__cond_signal(&pool.cond);
   }
   async__mutex_unlock(&pool.mutex);
-  if (err == 0)
+  if (err == 0) {
     loop->active_reqs_++;
+    loop->pool_reqs_++;
+  }
   return err;
 }
 
@@ -161,6 +163,7 @@ void async__work_done_run(async_loop_t *loop) {
     async__list_remove(&req->link_);
     req->state_ = DONE;
     loop->active_reqs_--;
+    loop->pool_reqs_--;
     if (req->type == ASYNC_WORK) {
       async_work_t *w = (async_work_t *)req;
       if (w->after_cb_ != NULL)

@@ -468,6 +468,41 @@ static void test_autojump_does_not_jump_past_ready_io(void **state) {
   test_fd_close(fds[1]);
 }
 
+/* A 30 s timeout beside a 50 ms pool job: the job finishes first, because
+ * autojump waits for pool work instead of jumping past it. */
+static int order_job, order_timer, order_next;
+static void job_sleeps(async_work_t *req) {
+  (void)req;
+  usleep(50 * 1000);
+}
+static void job_done(async_work_t *req, int status) {
+  (void)req;
+  assert_int_equal(status, 0);
+  order_job = ++order_next;
+}
+static void timeout_fired(async_timer_t *t) {
+  (void)t;
+  order_timer = ++order_next;
+}
+
+static void test_autojump_waits_for_pool_work(void **state) {
+  async_loop_t loop;
+  async_timer_t t;
+  async_work_t req;
+  (void)state;
+  order_job = order_timer = order_next = 0;
+  test_loop_init_clock(&loop, ASYNC_CLOCK_AUTOJUMP);
+  memset(&req, 0, sizeof(req));
+  assert_int_equal(async_timer_init(&loop, &t), 0);
+  assert_int_equal(async_timer_start(&t, timeout_fired, 30000, 0), 0);
+  assert_int_equal(async_work_queue(&loop, &req, job_sleeps, job_done), 0);
+  assert_int_equal(async_run(&loop, ASYNC_RUN_DEFAULT), 0);
+  assert_int_equal(order_job, 1);
+  assert_int_equal(order_timer, 2);
+  assert_int_equal(async_now(&loop), 30000); /* then the clock jumped all the same */
+  test_loop_close(&loop);
+}
+
 /* ---- real clock: more ---------------------------------------------------------------- */
 
 static void test_real_now_taken_at_init(void **state) {
@@ -756,6 +791,7 @@ static const struct CMUnitTest tests[] = {
   TEST(test_autojump_update_time_is_a_no_op),
   TEST(test_autojump_beside_a_quiet_wakeup),
   TEST(test_autojump_does_not_jump_past_ready_io),
+  TEST(test_autojump_waits_for_pool_work),
   TEST(test_real_now_taken_at_init),
   TEST(test_now_is_fixed_within_a_turn),
   TEST(test_now_refreshed_for_io_callbacks),

@@ -7,6 +7,7 @@
  *   star, three dots, star slash (indentation allowed), stands for any
  *   number of lines left out.
  * - Every guide program is quoted by at least one block.
+ * - README.md's C block is examples/readme.c, verbatim.
  * - Every example, run with ASYNC_BACKEND=nosuch, prints the line
  *   "unknown backend 'nosuch' (built: <async_backends() names>)" and exits
  *   with a non-zero status.
@@ -352,10 +353,31 @@ static void test_unknown_backend_named(void **state) {
   assert_int_equal(bad, 0);
 }
 
+/* README.md's first C block is examples/readme.c, which meson builds as a
+ * user would (strict C11): the README shows a program that compiles. */
+static void test_readme_block_is_readme_c(void **state) {
+  struct text readme;
+  const char *root = env("ASYNC_TEST_SOURCE_ROOT");
+  char *path = path_join(root, "README.md");
+  size_t i = 0, end;
+  (void)state;
+  if (text_load(&readme, path) != 0)
+    fail_msg("cannot read %s", path);
+  free(path);
+  while (i < readme.n && strcmp(readme.line[i], "```c") != 0)
+    i++;
+  assert_true(i < readme.n);
+  for (end = i + 1; end < readme.n && strncmp(readme.line[end], "```", 3) != 0; end++)
+    ;
+  assert_true(check_block(&readme, i + 1, end, root, "examples/readme.c", NULL));
+  text_free(&readme);
+}
+
 static const struct CMUnitTest tests[] = {
   TEST(test_guide_blocks_are_quotes),
   TEST(test_guide_quotes_every_program),
   TEST(test_unknown_backend_named),
+  TEST(test_readme_block_is_readme_c),
 };
 
 TEST_MAIN("examples", tests)

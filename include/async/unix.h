@@ -4,6 +4,7 @@
 #define ASYNC_UNIX_H
 
 #include <errno.h>
+#include <netinet/in.h> /* struct sockaddr_in and sockaddr_in6, for async_ip4_addr and the rest */
 #include <pthread.h>
 #include <sys/socket.h>
 
