@@ -2,7 +2,7 @@
 #include "unix.h"
 
 #include <sys/epoll.h>
-#include <time.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define MAX_EVENTS 1024
@@ -13,11 +13,43 @@ struct epoll_state {
   struct epoll_event events[MAX_EVENTS];
 };
 
+/* epoll_pwait2 is called through syscall(2), not glibc's wrapper: the wrapper
+ * exists only from glibc 2.35, so using it would make the library need that
+ * version, and a build against an older glibc would lose sub-ms waits even
+ * on a kernel that has the call. Whether the kernel has it is probed at run
+ * time either way. */
+#if defined(SYS_epoll_pwait2)
+# define PWAIT2_NR SYS_epoll_pwait2
+#elif defined(__NR_epoll_pwait2)
+# define PWAIT2_NR __NR_epoll_pwait2
+#elif (defined(__x86_64__) && !defined(__ILP32__)) || defined(__i386__) || \
+    defined(__aarch64__) || defined(__arm__) || defined(__riscv) || defined(__powerpc__) || \
+    defined(__s390__) || defined(__loongarch__)
+/* Headers older than Linux 5.11. 441 is the number in the kernel's common
+ * table on these architectures; others (x32, MIPS, Alpha) offset theirs, and
+ * there the backend keeps millisecond waits rather than guess. */
+# define PWAIT2_NR 441
+#endif
+
+#if defined(PWAIT2_NR)
+/* The kernel's struct __kernel_timespec: 64-bit fields on every ABI, which a
+ * 32-bit libc's struct timespec need not have. */
+struct pwait2_timespec {
+  int64_t tv_sec;
+  int64_t tv_nsec;
+};
+
+/* No signal mask is passed, so the kernel ignores the mask size. */
+static int pwait2(int epfd, struct epoll_event *events, int max, const struct pwait2_timespec *ts) {
+  return (int)syscall(PWAIT2_NR, epfd, events, max, ts, NULL, (size_t)0);
+}
+#endif
+
 static int has_pwait2(int epfd) {
-#if defined(ASYNC_HAVE_EPOLL_PWAIT2)
-  struct timespec zero = {0, 0};
+#if defined(PWAIT2_NR)
+  struct pwait2_timespec zero = {0, 0};
   struct epoll_event ev;
-  return epoll_pwait2(epfd, &ev, 1, &zero, NULL) >= 0;
+  return pwait2(epfd, &ev, 1, &zero) >= 0;
 #else
   (void)epfd;
   return 0;
@@ -79,12 +111,12 @@ static int epoll_modify(async_loop_t *loop, int fd, unsigned old_events, unsigne
 /* epoll_pwait2 costs more per call than epoll_wait (a timespec copy and
  * signal mask handling): it is used only when the wait has a sub-ms part. */
 static int epoll_wait_ns(struct epoll_state *st, int64_t timeout_ns) {
-#if defined(ASYNC_HAVE_EPOLL_PWAIT2)
+#if defined(PWAIT2_NR)
   if (st->pwait2 && timeout_ns > 0 && timeout_ns % 1000000 != 0) {
-    struct timespec ts;
-    ts.tv_sec = (time_t)(timeout_ns / 1000000000);
-    ts.tv_nsec = (long)(timeout_ns % 1000000000);
-    return epoll_pwait2(st->epfd, st->events, MAX_EVENTS, &ts, NULL);
+    struct pwait2_timespec ts;
+    ts.tv_sec = timeout_ns / 1000000000;
+    ts.tv_nsec = timeout_ns % 1000000000;
+    return pwait2(st->epfd, st->events, MAX_EVENTS, &ts);
   }
 #endif
   return epoll_wait(st->epfd, st->events, MAX_EVENTS, async__timeout_ms(timeout_ns));
