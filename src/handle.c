@@ -155,7 +155,11 @@ void async__closing_run(async_loop_t *loop) {
       loop->flags_ |= ASYNC__LOOP_CLOSE_WAIT;
     } else {
       h->flags_ |= ASYNC__CLOSED;
-      h->mark_ = 0; /* the callback may free h: nothing is written after it */
+      /* The callback may free h: nothing is written after it. A wakeup
+       * keeps its mark: other threads read it in async_wakeup_send, and its
+       * CLOSED state refuses them already. */
+      if (h->type != ASYNC_WAKEUP)
+        h->mark_ = 0;
       loop->nhandles_--;
       loop->walk_gen_++;
       /* Callbacks of requests come before the handle's close callback. */
