@@ -903,7 +903,9 @@ ASYNC_EXTERN int async_udp_recv_start(async_udp_t *udp, async_alloc_cb alloc_cb,
                                       async_udp_recv_cb recv_cb);
 ASYNC_EXTERN int async_udp_recv_stop(async_udp_t *udp);
 /* Socket options. ASYNC_EINVAL for NULL or out-of-range values, ASYNC_EBADF
- * before the handle has a socket, system errors otherwise. */
+ * before the handle has a socket, ASYNC_ENOTSUP where the system does not
+ * know the option (user-mode emulators such as qemu-user lack some), system
+ * errors otherwise. */
 ASYNC_EXTERN int async_udp_set_membership(async_udp_t *udp, const char *multicast_addr,
                                           const char *interface_addr,
                                           enum async_membership membership);
@@ -1013,7 +1015,8 @@ ASYNC_EXTERN int async_tcp_bind(async_tcp_t *tcp, const struct sockaddr *addr, u
 ASYNC_EXTERN int async_tcp_connect(async_connect_t *req, async_tcp_t *tcp,
                                    const struct sockaddr *addr, async_connect_cb cb);
 /* TCP_NODELAY; SO_KEEPALIVE with the idle time in seconds (ignored when off).
- * ASYNC_EINVAL (NULL, delay < 1 when on), ASYNC_EBADF (no socket). */
+ * ASYNC_EINVAL (NULL, delay < 1 when on), ASYNC_EBADF (no socket),
+ * ASYNC_ENOTSUP where the system does not know the option. */
 ASYNC_EXTERN int async_tcp_nodelay(async_tcp_t *tcp, int on);
 ASYNC_EXTERN int async_tcp_keepalive(async_tcp_t *tcp, int on, unsigned delay);
 ASYNC_EXTERN int async_tcp_getsockname(const async_tcp_t *tcp, struct sockaddr *name, int *namelen);

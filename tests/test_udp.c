@@ -362,6 +362,7 @@ static void test_bad_input(void **state) {
 static void test_options(void **state) {
   async_loop_t loop;
   async_udp_t u;
+  int err;
   (void)state;
   test_loop_init(&loop);
   assert_int_equal(async_udp_init_ex(&loop, &u, AF_INET), 0);
@@ -369,8 +370,11 @@ static void test_options(void **state) {
   assert_int_equal(async_udp_set_ttl(&u, 32), 0);
   assert_int_equal(async_udp_set_multicast_ttl(&u, 4), 0);
   assert_int_equal(async_udp_set_multicast_loop(&u, 1), 0);
-  assert_int_equal(async_udp_set_multicast_interface(&u, "127.0.0.1"), 0);
-  assert_int_equal(async_udp_set_multicast_interface(&u, NULL), 0); /* the system's choice */
+  /* Where the system does not know the option (qemu-user passes no
+   * IP_MULTICAST_IF on), it says so for any interface. */
+  err = async_udp_set_multicast_interface(&u, "127.0.0.1");
+  assert_true(err == 0 || err == ASYNC_ENOTSUP);
+  assert_int_equal(async_udp_set_multicast_interface(&u, NULL), err); /* the system's choice */
   assert_int_equal(async_udp_set_multicast_interface(&u, "::1"), ASYNC_EINVAL);
   test_loop_close(&loop);
 }
@@ -397,12 +401,16 @@ static void test_multicast_on_loopback(void **state) {
     assert_true(err == ASYNC_ENODEV || err == ASYNC_EADDRNOTAVAIL || err == ASYNC_ENOBUFS);
   } else {
     async_udp_recv_start(&server, alloc_static, on_recv);
-    assert_int_equal(async_udp_set_multicast_interface(&client, "127.0.0.1"), 0);
     assert_int_equal(async_udp_set_multicast_loop(&client, 1), 0);
     inet_pton(AF_INET, "239.255.42.1", &addr.sin_addr);
     addr.sin_port = htons((uint16_t)port_of(&server));
-    err = (int)async_udp_try_send(&client, &buf, 1, (struct sockaddr *)&addr);
-    if (err < 0) {
+    err = async_udp_set_multicast_interface(&client, "127.0.0.1");
+    if (err == 0)
+      err = (int)async_udp_try_send(&client, &buf, 1, (struct sockaddr *)&addr);
+    if (err == ASYNC_ENOTSUP) {
+      /* No IP_MULTICAST_IF here (qemu-user), so no way to send by loopback. */
+      print_message("multicast interface option unknown here: %s\n", async_err_name(err));
+    } else if (err < 0) {
       print_message("multicast send on loopback refused: %s\n", async_err_name(err));
       assert_true(err == ASYNC_ENETUNREACH || err == ASYNC_EADDRNOTAVAIL);
     } else {
@@ -581,6 +589,7 @@ static void test_recv_start_binds_own_family(void **state) {
   async_udp_t u;
   struct sockaddr_storage name;
   int len = (int)sizeof(name);
+  int err;
   (void)state;
   test_loop_init(&loop);
   if (!test_has_caps(&loop, ASYNC_CAP_UDP) || async_udp_init_ex(&loop, &u, AF_INET6) != 0) {
@@ -591,9 +600,12 @@ static void test_recv_start_binds_own_family(void **state) {
   assert_int_equal(async_udp_getsockname(&u, (struct sockaddr *)&name, &len), 0);
   assert_int_equal(name.ss_family, AF_INET6);
   assert_true(((struct sockaddr_in6 *)&name)->sin6_port != 0);
-  /* An IPv6 socket takes its multicast interface as a scope: by index here. */
-  assert_int_equal(async_udp_set_multicast_interface(&u, NULL), 0);
-  assert_int_equal(async_udp_set_multicast_interface(&u, "::%1"), 0);
+  /* An IPv6 socket takes its multicast interface as a scope: by index here.
+   * A system that does not know the option says so (qemu-user passes no
+   * IPV6_MULTICAST_IF on), and then says it for every scope. */
+  err = async_udp_set_multicast_interface(&u, NULL);
+  assert_true(err == 0 || err == ASYNC_ENOTSUP);
+  assert_int_equal(async_udp_set_multicast_interface(&u, "::%1"), err);
   assert_int_equal(async_udp_set_multicast_interface(&u, "127.0.0.1"), ASYNC_EINVAL);
   test_loop_close(&loop);
 }

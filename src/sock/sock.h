@@ -57,7 +57,11 @@ static inline async__sock_t async__sock(int fd) { return (async__sock_t)(uintptr
 unsigned async__addr_len(const struct sockaddr *addr); /* 0: not AF_INET/AF_INET6 */
 /* getsockname (peer 0) or getpeername of a handle's fd_ into name. */
 int async__sock_name(int fd, struct sockaddr *name, int *namelen, int peer);
-/* An int socket option; 0 or an error. */
+/* A socket option; 0 or an error. ASYNC_ENOTSUP where the system does not
+ * know the option at that level (ENOPROTOOPT): user-mode emulators such as
+ * qemu-user pass on only the options they translate. */
+int async__sock_setopt_raw(async__sock_t s, int level, int name, const void *value, unsigned len);
+/* An int socket option, the same way. */
 int async__sock_setopt(async__sock_t s, int level, int name, int value);
 /* Before a bind: SO_REUSEADDR if addr, SO_REUSEPORT if port (callers
  * refuse port where ASYNC__HAVE_REUSEPORT is 0). */

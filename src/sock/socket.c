@@ -23,10 +23,20 @@ int async__sock_name(int fd, struct sockaddr *name, int *namelen, int peer) {
   return 0;
 }
 
+int async__sock_setopt_raw(async__sock_t s, int level, int name, const void *value, unsigned len) {
+  int err;
+  if (setsockopt(s, level, name, (const char *)value, (async__socklen_t)len) == 0)
+    return 0;
+  err = async__sock_error();
+#if !defined(_WIN32)
+  if (err == ENOPROTOOPT)
+    return ASYNC_ENOTSUP;
+#endif
+  return async_translate_sys_error(err);
+}
+
 int async__sock_setopt(async__sock_t s, int level, int name, int value) {
-  if (setsockopt(s, level, name, (const char *)&value, (async__socklen_t)sizeof(value)) != 0)
-    return async_translate_sys_error(async__sock_error());
-  return 0;
+  return async__sock_setopt_raw(s, level, name, &value, (unsigned)sizeof(value));
 }
 
 int async__sock_reuse(async__sock_t s, int addr, int port) {

@@ -139,8 +139,11 @@ int async_tcp_close_reset(async_tcp_t *tcp, async_close_cb close_cb) {
     return ASYNC_EINVAL; /* a reset after a shutdown would discard what it promised to send */
   l.l_onoff = 1;
   l.l_linger = 0;
-  if (tcp->fd_ >= 0 && setsockopt(async__sock(tcp->fd_), SOL_SOCKET, SO_LINGER, (const char *)&l,
-                                  (async__socklen_t)sizeof(l)) != 0)
-    return async_translate_sys_error(async__sock_error());
+  if (tcp->fd_ >= 0) {
+    int err = async__sock_setopt_raw(async__sock(tcp->fd_), SOL_SOCKET, SO_LINGER, &l,
+                                     (unsigned)sizeof(l));
+    if (err != 0)
+      return err;
+  }
   return async_close((async_handle_t *)tcp, close_cb);
 }

@@ -448,8 +448,6 @@ int async_udp_set_multicast_interface(async_udp_t *udp, const char *interface_ad
   a4.s_addr = htonl(INADDR_ANY);
   if (interface_addr != NULL && inet_pton(AF_INET, interface_addr, &a4) != 1)
     return ASYNC_EINVAL;
-  if (setsockopt(async__sock(udp->fd_), IPPROTO_IP, IP_MULTICAST_IF, (const char *)&a4,
-                 (async__socklen_t)sizeof(a4)) != 0)
-    return async_translate_sys_error(async__sock_error());
-  return 0;
+  return async__sock_setopt_raw(async__sock(udp->fd_), IPPROTO_IP, IP_MULTICAST_IF, &a4,
+                                (unsigned)sizeof(a4));
 }

@@ -46,14 +46,12 @@ int async__sock_disconnect(int fd) {
 int async__tcp_keepidle(int fd, unsigned delay) {
   int v = (int)delay;
 #if defined(TCP_KEEPIDLE)
-  if (setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &v, sizeof(v)) != 0)
-    return async_translate_sys_error(errno);
+  return async__sock_setopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, v);
 #elif defined(TCP_KEEPALIVE)
-  if (setsockopt(fd, IPPROTO_TCP, TCP_KEEPALIVE, &v, sizeof(v)) != 0)
-    return async_translate_sys_error(errno);
+  return async__sock_setopt(fd, IPPROTO_TCP, TCP_KEEPALIVE, v);
 #else
   (void)fd;
   (void)v;
-#endif
   return 0;
+#endif
 }

@@ -106,7 +106,6 @@ int async__udp_recv(async_udp_t *udp, async_buf_t *buf) {
 }
 
 static int sockopt(async_udp_t *udp, int level4, int name4, int level6, int name6, int value) {
-  int rc;
   if (!async__handle_ok(udp, ASYNC_UDP))
     return ASYNC_EINVAL;
   if (udp->fd_ < 0)
@@ -117,11 +116,9 @@ static int sockopt(async_udp_t *udp, int level4, int name4, int level6, int name
     if (getsockname(udp->fd_, (struct sockaddr *)&ss, &len) != 0)
       return async_translate_sys_error(errno);
     if (ss.ss_family == AF_INET6)
-      rc = setsockopt(udp->fd_, level6, name6, &value, sizeof(value));
-    else
-      rc = setsockopt(udp->fd_, level4, name4, &value, sizeof(value));
+      return async__sock_setopt(udp->fd_, level6, name6, value);
+    return async__sock_setopt(udp->fd_, level4, name4, value);
   }
-  return rc != 0 ? async_translate_sys_error(errno) : 0;
 }
 
 int async_udp_set_broadcast(async_udp_t *udp, int on) {
@@ -160,18 +157,15 @@ int async_udp_set_membership(async_udp_t *udp, const char *multicast_addr,
     m4.imr_interface.s_addr = htonl(INADDR_ANY);
     if (interface_addr != NULL && inet_pton(AF_INET, interface_addr, &m4.imr_interface) != 1)
       return ASYNC_EINVAL;
-    if (setsockopt(udp->fd_, IPPROTO_IP,
-                   membership == ASYNC_JOIN_GROUP ? IP_ADD_MEMBERSHIP : IP_DROP_MEMBERSHIP, &m4,
-                   sizeof(m4)) != 0)
-      return async_translate_sys_error(errno);
-    return 0;
+    return async__sock_setopt_raw(udp->fd_, IPPROTO_IP,
+                                  membership == ASYNC_JOIN_GROUP ? IP_ADD_MEMBERSHIP : IP_DROP_MEMBERSHIP,
+                                  &m4, (unsigned)sizeof(m4));
   }
   if (inet_pton(AF_INET6, multicast_addr, &m6.ipv6mr_multiaddr) == 1) {
-    if (setsockopt(udp->fd_, IPPROTO_IPV6,
-                   membership == ASYNC_JOIN_GROUP ? IPV6_ADD_MEMBERSHIP : IPV6_DROP_MEMBERSHIP,
-                   &m6, sizeof(m6)) != 0)
-      return async_translate_sys_error(errno);
-    return 0;
+    return async__sock_setopt_raw(udp->fd_, IPPROTO_IPV6,
+                                  membership == ASYNC_JOIN_GROUP ? IPV6_ADD_MEMBERSHIP
+                                                                 : IPV6_DROP_MEMBERSHIP,
+                                  &m6, (unsigned)sizeof(m6));
   }
   return ASYNC_EINVAL;
 }
