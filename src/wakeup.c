@@ -81,5 +81,8 @@ void async__wakeup_close(async_wakeup_t *w) {
 }
 
 int async__wakeup_close_ready(const async_wakeup_t *w) {
+  /* The CLOSED store comes before this load on every machine, emulated
+   * ones too (src/unix/wakeup.c says why the fence is spelt out). */
+  async__atomic_fence();
   return async__atomic_load_sc(&w->senders_) == 0;
 }

@@ -89,16 +89,21 @@ static void write_channel(async_loop_t *loop) {
   while (r < 0 && errno == EINTR);
 }
 
-/* Async-signal-safe: two atomic operations and at most one write. A loop
- * that is awake looks at the flag before it next sleeps, so it needs no
- * byte (saving the write here and the read there). The exchange and the
+/* Async-signal-safe: two atomic operations, a fence and at most one write.
+ * A loop that is awake looks at the flag before it next sleeps, so it needs
+ * no byte (saving the write here and the read there). The exchange and the
  * load are sequentially consistent, paired with async__wake_sleep: either
- * this load sees the loop asleep, or the loop's load sees the flag. */
+ * this load sees the loop asleep, or the loop's load sees the flag. The
+ * fence between them is what C11 already promises, spelt out for machines
+ * that order a store-release before a later load-acquire only at a full
+ * barrier: qemu-user's aarch64 emulation on an x86 host lets the load pass
+ * the store, and a wakeup was lost there without it. */
 void async__wake(async_loop_t *loop) {
   int expected = NONE;
   if (!__atomic_compare_exchange_n(&loop->wake_pending_, &expected, NO_BYTE, 0, __ATOMIC_SEQ_CST,
                                    __ATOMIC_SEQ_CST))
     return;
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
   if (!__atomic_load_n(&loop->awake_, __ATOMIC_SEQ_CST)) {
     __atomic_store_n(&loop->wake_pending_, BYTE, __ATOMIC_SEQ_CST);
     write_channel(loop);
@@ -111,6 +116,7 @@ void async__wake(async_loop_t *loop) {
  * block: nothing was written). */
 int async__wake_sleep(async_loop_t *loop) {
   __atomic_store_n(&loop->awake_, 0, __ATOMIC_SEQ_CST);
+  __atomic_thread_fence(__ATOMIC_SEQ_CST); /* store before load: see async__wake */
   return __atomic_load_n(&loop->wake_pending_, __ATOMIC_SEQ_CST) != 0;
 }
 
