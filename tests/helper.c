@@ -144,6 +144,11 @@ int test_has_caps(const async_loop_t *loop, unsigned caps) {
   return (async_loop_caps(loop) & caps) == caps;
 }
 
+int test_emulated(void) {
+  const char *v = getenv("ASYNC_TEST_EMULATED");
+  return v != NULL && *v != '\0';
+}
+
 static int fd_baseline;
 
 /* The library's allocations during a test, counted through the replaceable

@@ -47,6 +47,9 @@ void test_fd_close(int fd);
 void test_setenv(const char *name, const char *value);
 /* True if the loop under test offers every bit of caps. */
 int test_has_caps(const async_loop_t *loop, unsigned caps);
+/* 1 when $ASYNC_TEST_EMULATED says a user-mode emulator (qemu-user) runs the
+ * suite: only then may a system call a kernel has be missing. */
+int test_emulated(void);
 
 /* TCP for the test: 1 if the loop offers it, else 0 once async_tcp_init
  * said ASYNC_ENOTSUP. A listener on 127.0.0.1 with a port the system chose,

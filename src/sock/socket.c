@@ -23,16 +23,18 @@ int async__sock_name(int fd, struct sockaddr *name, int *namelen, int peer) {
   return 0;
 }
 
+#if defined(_WIN32)
+# define NO_SUCH_OPTION WSAENOPROTOOPT
+#else
+# define NO_SUCH_OPTION ENOPROTOOPT
+#endif
+
 int async__sock_setopt_raw(async__sock_t s, int level, int name, const void *value, unsigned len) {
   int err;
   if (setsockopt(s, level, name, (const char *)value, (async__socklen_t)len) == 0)
     return 0;
   err = async__sock_error();
-#if !defined(_WIN32)
-  if (err == ENOPROTOOPT)
-    return ASYNC_ENOTSUP;
-#endif
-  return async_translate_sys_error(err);
+  return err == NO_SUCH_OPTION ? ASYNC_ENOTSUP : async_translate_sys_error(err);
 }
 
 int async__sock_setopt(async__sock_t s, int level, int name, int value) {

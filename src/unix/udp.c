@@ -158,7 +158,8 @@ int async_udp_set_membership(async_udp_t *udp, const char *multicast_addr,
     if (interface_addr != NULL && inet_pton(AF_INET, interface_addr, &m4.imr_interface) != 1)
       return ASYNC_EINVAL;
     return async__sock_setopt_raw(udp->fd_, IPPROTO_IP,
-                                  membership == ASYNC_JOIN_GROUP ? IP_ADD_MEMBERSHIP : IP_DROP_MEMBERSHIP,
+                                  membership == ASYNC_JOIN_GROUP ? IP_ADD_MEMBERSHIP
+                                                                 : IP_DROP_MEMBERSHIP,
                                   &m4, (unsigned)sizeof(m4));
   }
   if (inet_pton(AF_INET6, multicast_addr, &m6.ipv6mr_multiaddr) == 1) {

@@ -1,6 +1,7 @@
 /* The loop's wake channel (an eventfd, or a pipe where there is none); the
  * wakeup handles built on it are src/wakeup.c. */
 #include "unix.h"
+#include "../atomic.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -103,7 +104,7 @@ void async__wake(async_loop_t *loop) {
   if (!__atomic_compare_exchange_n(&loop->wake_pending_, &expected, NO_BYTE, 0, __ATOMIC_SEQ_CST,
                                    __ATOMIC_SEQ_CST))
     return;
-  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+  async__atomic_fence();
   if (!__atomic_load_n(&loop->awake_, __ATOMIC_SEQ_CST)) {
     __atomic_store_n(&loop->wake_pending_, BYTE, __ATOMIC_SEQ_CST);
     write_channel(loop);
@@ -116,7 +117,7 @@ void async__wake(async_loop_t *loop) {
  * block: nothing was written). */
 int async__wake_sleep(async_loop_t *loop) {
   __atomic_store_n(&loop->awake_, 0, __ATOMIC_SEQ_CST);
-  __atomic_thread_fence(__ATOMIC_SEQ_CST); /* store before load: see async__wake */
+  async__atomic_fence(); /* store before load: see async__wake */
   return __atomic_load_n(&loop->wake_pending_, __ATOMIC_SEQ_CST) != 0;
 }
 
