@@ -39,7 +39,7 @@ static int usable(const async_pipe_t *p) {
 /* The new socket joins the stream layer neither readable nor writable:
  * listen or connect decides. */
 static int new_socket(async_pipe_t *p) {
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int fd = async__sock_open(AF_UNIX, SOCK_STREAM, 0);
   int err;
   if (fd < 0)
     return async_translate_sys_error(errno);
