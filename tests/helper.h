@@ -18,6 +18,12 @@
 # if !defined(SOCK_CLOEXEC)
 #  define SOCK_CLOEXEC 0
 # endif
+/* The directory listing this process's open fds (macOS: devfs's /dev/fd). */
+# if defined(__linux__)
+#  define TEST_FD_DIR "/proc/self/fd"
+# else
+#  define TEST_FD_DIR "/dev/fd"
+# endif
 #endif
 
 #if defined(_WIN32)
