@@ -232,6 +232,8 @@ int async_run(async_loop_t *loop, async_run_mode mode) {
   }
   loop->flags_ &= (uint16_t)~(ASYNC__LOOP_STOP | ASYNC__LOOP_STALLED);
   loop->running_ = 0;
+  if (loop->backend_->flush != NULL)
+    loop->backend_->flush(loop);
   async__wake_run_end(loop);
   return alive;
 }
