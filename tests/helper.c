@@ -155,10 +155,13 @@ static int fd_baseline;
 # include <sys/event.h>
 /* libkqueue keeps a thread and fds of its own while any kqueue is open: one
  * held for the whole run keeps them out of every test's fd count. */
+extern void libkqueue_drain_pending_close(void) __attribute__((weak));
 static void hold_libkqueue(void) {
   static int kq = -1;
   if (kq < 0)
     kq = kqueue();
+  if (libkqueue_drain_pending_close != NULL)
+    libkqueue_drain_pending_close();
 }
 #else
 static void hold_libkqueue(void) {}
@@ -211,6 +214,7 @@ int test_fd_teardown(void **state) {
   long blocks;
   (void)state;
   async_threadpool_shutdown();
+  hold_libkqueue();
   now = test_fd_count();
   blocks = __atomic_load_n(&live_blocks, __ATOMIC_RELAXED);
   async_replace_allocator(malloc, realloc, calloc, free);

@@ -66,6 +66,11 @@ static unsigned lacking(int kq) {
   unsigned v = __atomic_load_n(&known, __ATOMIC_RELAXED);
   if (v == 0) {
     v = 1u | (takes_char_devices(kq) ? 0u : (unsigned)ASYNC_CAP_CHAR_DEVICE);
+#if defined(ASYNC_KQUEUE_LIBKQUEUE)
+    /* libkqueue's kqueue fd is a pipe end it watches for its own close: a
+     * host polling it would never see an event. */
+    v |= ASYNC_CAP_BACKEND_FD;
+#endif
     __atomic_store_n(&known, v, __ATOMIC_RELAXED);
   }
   return v & ~1u;
@@ -173,6 +178,7 @@ static int kq_modify(async_loop_t *loop, int fd, unsigned old_events, unsigned n
   return loop->running_ ? 0 : apply(st, from);
 }
 
+#if !defined(ASYNC_KQUEUE_LIBKQUEUE)
 /* Child exits: registered at once, so that a child already gone is known
  * now (ESRCH) rather than never. */
 static int kq_watch_pid(async_loop_t *loop, int pid) {
@@ -181,6 +187,7 @@ static int kq_watch_pid(async_loop_t *loop, int pid) {
   EV_SET(&ev, (uintptr_t)pid, EVFILT_PROC, EV_ADD | EV_ONESHOT, NOTE_EXIT, 0, 0);
   return kevent(st->kq, &ev, 1, NULL, 0, NULL) == 0 ? 0 : async_translate_sys_error(errno);
 }
+#endif
 
 static unsigned events_of(const struct kevent *e) {
   if (e->flags & EV_ERROR) /* a queued change the kernel refused */
@@ -282,5 +289,12 @@ const struct async__backend async__kqueue_backend = {
   kq_poll,
   kq_fd,
   kq_flush,
+#if defined(ASYNC_KQUEUE_LIBKQUEUE)
+  /* libkqueue's EVFILT_PROC is a pidfd it opens per child and closes from a
+   * thread of its own some time after the exit: the loop's own pidfd watch
+   * is the same mechanism, without fds that outlive the child. */
+  NULL,
+#else
   kq_watch_pid,
+#endif
 };

@@ -204,10 +204,15 @@ void async__process_loop_close(async_loop_t *loop) {
 
 static int pidfd_broken; /* the kernel said ENOSYS once */
 
-static int pidfd_wanted(void) {
+/* ASYNC_NO_PIDFD sends every child to the SIGCHLD path, the backend's own
+ * exit watch (EVFILT_PROC) included. */
+static int exit_watch_refused(void) {
   const char *v = getenv("ASYNC_NO_PIDFD");
-  return !__atomic_load_n(&pidfd_broken, __ATOMIC_RELAXED) &&
-         (v == NULL || *v == '\0' || strcmp(v, "0") == 0);
+  return v != NULL && *v != '\0' && strcmp(v, "0") != 0;
+}
+
+static int pidfd_wanted(void) {
+  return !__atomic_load_n(&pidfd_broken, __ATOMIC_RELAXED) && !exit_watch_refused();
 }
 
 static int pidfd_open_cloexec(int pid) {
@@ -708,7 +713,7 @@ void async__child_event(async_loop_t *loop, int pid) {
 static int child_track(async_loop_t *loop, struct async__child *c, int use_pidfd) {
   int err;
   if (loop->backend_->watch_pid != NULL) {
-    if (loop->backend_->watch_pid(loop, c->pid) == 0) {
+    if (use_pidfd && loop->backend_->watch_pid(loop, c->pid) == 0) {
       c->pidfd = BY_BACKEND;
       return 0;
     }
@@ -767,7 +772,7 @@ int async_spawn(async_loop_t *loop, async_process_t *p, const async_process_opti
   if ((err = options_check(loop, p, o)) != 0)
     return err;
   leftovers_sweep();
-  use_pidfd = loop->backend_->watch_pid != NULL || pidfd_wanted();
+  use_pidfd = loop->backend_->watch_pid != NULL ? !exit_watch_refused() : pidfd_wanted();
   if ((c = async__malloc(sizeof(*c))) == NULL)
     return ASYNC_ENOMEM;
   /* The fallback's handler must be in place before the child can exit. */
