@@ -5,17 +5,21 @@
 
 #include <string.h>
 
+/* Only Linux has a namespace of Unix socket names outside the file system. */
+#if defined(__linux__)
+# define UNIX_ABSTRACT ASYNC_CAP_UNIX_ABSTRACT
+#else
+# define UNIX_ABSTRACT 0u
+#endif
+
 /* What this build implements above the backends; a loop offers the
  * intersection with its backend's own capabilities. */
 const unsigned async__built_caps =
     ASYNC_CAP_TIMERS | ASYNC_CAP_WAKEUP | ASYNC_CAP_FD_WATCH | ASYNC_CAP_HANGUP |
     ASYNC_CAP_SUBMS_TIMERS | ASYNC_CAP_BACKEND_FD | ASYNC_CAP_FD_LIMIT | ASYNC_CAP_FORK |
     ASYNC_CAP_THREADPOOL | ASYNC_CAP_DNS | ASYNC_CAP_SIGNAL | ASYNC_CAP_UDP | ASYNC_CAP_PIPE |
-    ASYNC_CAP_TCP | ASYNC_CAP_UNIX_SOCKET | ASYNC_CAP_PROCESS | ASYNC_CAP_CHAR_DEVICE
-#if defined(__linux__)
-    | ASYNC_CAP_UNIX_ABSTRACT
-#endif
-    ;
+    ASYNC_CAP_TCP | ASYNC_CAP_UNIX_SOCKET | ASYNC_CAP_PROCESS | ASYNC_CAP_CHAR_DEVICE |
+    UNIX_ABSTRACT;
 
 #define BACKEND(name) extern const struct async__backend async__##name##_backend;
 #include "backends.h"
@@ -80,8 +84,8 @@ const async_backend_info_t *async_backends(size_t *count) {
 const char *async_cap_name(unsigned cap) {
   static const char *const names[] = {
     "timers", "wakeup", "fd-watch", "hangup", "sub-ms-timers", "backend-fd", "fd-limit",
-    "fork", "tcp", "udp", "pipe", "unix-socket", "process", "signal", "threadpool", "dns", "unix-abstract",
-    "char-device"};
+    "fork", "tcp", "udp", "pipe", "unix-socket", "process", "signal", "threadpool", "dns",
+    "unix-abstract", "char-device"};
   for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
     if (cap == 1u << i)
       return names[i];

@@ -74,7 +74,7 @@ int test_handle_probe(void) {
 int test_handle_probe(void) { return test_fd_count(); }
 
 int test_fd_count(void) {
-  DIR *d = opendir("/proc/self/fd");
+  DIR *d = opendir(TEST_FD_DIR);
   int n = 0;
   struct dirent *e;
   if (d == NULL)

@@ -11,6 +11,21 @@
 
 #include "async.h"
 
+#if !defined(_WIN32)
+# include <sys/socket.h>
+/* Tests make their own sockets close-on-exec where the system can say so in
+ * the call (not macOS); they spawn nothing that would see the difference. */
+# if !defined(SOCK_CLOEXEC)
+#  define SOCK_CLOEXEC 0
+# endif
+/* The directory listing this process's open fds (macOS: devfs's /dev/fd). */
+# if defined(__linux__)
+#  define TEST_FD_DIR "/proc/self/fd"
+# else
+#  define TEST_FD_DIR "/dev/fd"
+# endif
+#endif
+
 #if defined(_WIN32)
 /* async.h brings in windows.h (for the socket types), which defines these
  * as empty macros; the tests use them as names. */

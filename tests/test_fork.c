@@ -112,7 +112,7 @@ static int app_fd_count(void) {
   int n = 0;
   if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
     return -1;
-  d = opendir("/proc/self/fd");
+  d = opendir(TEST_FD_DIR);
   if (d == NULL)
     return -1;
   while ((e = readdir(d)) != NULL) {

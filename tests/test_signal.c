@@ -81,11 +81,27 @@ static void test_only_the_signal_asked_for(void **state) {
   test_loop_close(&loop);
 }
 
+/* A one-shot meeting point for n threads (macOS has no pthread_barrier_t). */
+struct gate {
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  int waiting;
+};
+
+static void gate_wait(struct gate *g) {
+  pthread_mutex_lock(&g->lock);
+  if (--g->waiting == 0)
+    pthread_cond_broadcast(&g->cond);
+  while (g->waiting > 0)
+    pthread_cond_wait(&g->cond, &g->lock);
+  pthread_mutex_unlock(&g->lock);
+}
+
 struct thread_loop {
   async_loop_t loop;
   async_signal_t h;
   int calls;
-  pthread_barrier_t *ready;
+  struct gate *ready;
 };
 
 static void thread_cb(async_signal_t *h, int signum) {
@@ -98,7 +114,7 @@ static void thread_cb(async_signal_t *h, int signum) {
 static void *thread_main(void *arg) {
   struct thread_loop *t = arg;
   async_signal_start(&t->h, thread_cb, SIGUSR1);
-  pthread_barrier_wait(t->ready);
+  gate_wait(t->ready);
   async_run(&t->loop, ASYNC_RUN_DEFAULT);
   return NULL;
 }
@@ -106,9 +122,8 @@ static void *thread_main(void *arg) {
 static void test_two_loops_two_threads(void **state) {
   static struct thread_loop t[2];
   pthread_t th[2];
-  pthread_barrier_t ready;
+  struct gate ready = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 3};
   (void)state;
-  pthread_barrier_init(&ready, NULL, 3);
   for (int i = 0; i < 2; i++) {
     memset(&t[i], 0, sizeof(t[i]));
     test_loop_init(&t[i].loop);
@@ -117,11 +132,10 @@ static void test_two_loops_two_threads(void **state) {
     t[i].ready = &ready;
     pthread_create(&th[i], NULL, thread_main, &t[i]);
   }
-  pthread_barrier_wait(&ready);
+  gate_wait(&ready);
   kill(getpid(), SIGUSR1);
   for (int i = 0; i < 2; i++)
     pthread_join(th[i], NULL);
-  pthread_barrier_destroy(&ready);
   for (int i = 0; i < 2; i++) {
     assert_int_equal(t[i].calls, 1);
     test_loop_close(&t[i].loop);

@@ -15,12 +15,20 @@
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
+#if defined(__linux__)
+# include <sys/syscall.h>
+#endif
 #include <sys/wait.h>
 #include <grp.h>
 #include <unistd.h>
 
+#if defined(__APPLE__)
+/* A shared library on macOS cannot reach environ directly. */
+# include <crt_externs.h>
+# define environ (*_NSGetEnviron())
+#else
 extern char **environ;
+#endif
 
 /* The loop's record of one child, alive until the child is reaped: it
  * outlives a handle closed first, so the child never stays a zombie. */
@@ -280,8 +288,15 @@ static void plan_release(struct plan *pl, int close_parent_ends) {
 static int make_pipe(unsigned flags, int *child_end, int *parent_end) {
   int fds[2];
   if ((flags & ASYNC_READABLE_PIPE) && (flags & ASYNC_WRITABLE_PIPE)) {
+#if defined(ASYNC_HAVE_SOCK_CLOEXEC)
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
       return translate(errno);
+#else
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0)
+      return translate(errno);
+    fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+    fcntl(fds[1], F_SETFD, FD_CLOEXEC);
+#endif
     *child_end = fds[0];
     *parent_end = fds[1];
     return 0;

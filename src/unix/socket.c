@@ -2,12 +2,47 @@
 #include "../sock/sock.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
-/* Non-blocking and close-on-exec from the start: no window for a fork. */
+/* fd (or a failure, passed on) made close-on-exec and non-blocking after the
+ * fact, where the system cannot ask for both when it makes the fd. */
+int async__sock_flags(int fd) {
+  int saved;
+  if (fd < 0)
+    return fd;
+  if (fcntl(fd, F_SETFD, FD_CLOEXEC) == 0 &&
+      fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == 0)
+    return fd;
+  saved = errno;
+  close(fd);
+  errno = saved;
+  return -1;
+}
+
+/* Non-blocking and close-on-exec from the start where socket() takes the
+ * flags: no window for a fork. */
 int async__sock_open(int family, int type, int protocol) {
+#if defined(ASYNC_HAVE_SOCK_CLOEXEC)
   return socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
+#else
+  return async__sock_flags(socket(family, type, protocol));
+#endif
+}
+
+/* Takes back the SIGPIPE a write raised in this thread, which has it
+ * blocked; sigwait cannot block since the signal is pending. */
+void async__sigpipe_take(const sigset_t *pipe_only) {
+#if defined(ASYNC_HAVE_SIGTIMEDWAIT)
+  struct timespec zero = {0, 0};
+  sigtimedwait(pipe_only, NULL, &zero);
+#else
+  sigset_t pending;
+  int sig;
+  if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE))
+    sigwait(pipe_only, &sig);
+#endif
 }
 
 void async__sock_close(int fd) { close(fd); }

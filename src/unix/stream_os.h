@@ -1,5 +1,5 @@
 /* The Unix I/O under src/sock/stream.c: read/writev for pipes and ttys,
- * sendmsg for sockets, accept4, fds passed over IPC pipes. Private to
+ * sendmsg for sockets, accept, fds passed over IPC pipes. Private to
  * stream.c (it uses stream.c's flag names) and inline there, so the hot
  * path makes the same calls it made when the stream layer was Unix's own. */
 #ifndef ASYNC_UNIX_STREAM_OS_H
@@ -21,11 +21,22 @@ _Static_assert(sizeof(async_buf_t) == sizeof(struct iovec) &&
                    offsetof(async_buf_t, len) == offsetof(struct iovec, iov_len),
                "async_buf_t must have the layout of struct iovec");
 
-/* Unix fds arrive non-blocking (sockets are made so, pipes are opened so). */
+/* Unix fds arrive non-blocking (sockets are made so, pipes are opened so).
+ * Where send has no MSG_NOSIGNAL (macOS), a socket says no to SIGPIPE once,
+ * with SO_NOSIGPIPE; on a pipe or tty that fails and nothing is needed. */
+#if !defined(MSG_NOSIGNAL)
+# define MSG_NOSIGNAL 0
+static inline int os_prepare(int fd) {
+  int on = 1;
+  (void)setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &on, (socklen_t)sizeof(on));
+  return 0;
+}
+#else
 static inline int os_prepare(int fd) {
   (void)fd;
   return 0;
 }
+#endif
 
 static inline long os_error(void) {
   return errno == EAGAIN || errno == EWOULDBLOCK ? ASYNC_EAGAIN : async_translate_sys_error(errno);
@@ -76,8 +87,7 @@ static inline long os_writev(async_stream_t *s, struct iovec *iov, int n) {
   while (r < 0 && errno == EINTR);
   if (r < 0 && errno == EPIPE && !was_pending) {
     int saved = errno;
-    struct timespec zero = {0, 0};
-    sigtimedwait(&pipe_only, NULL, &zero);
+    async__sigpipe_take(&pipe_only);
     errno = saved;
   }
   pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -114,7 +124,11 @@ static inline long os_read(async_stream_t *s, void *base, size_t len) {
 /* 0 with *fd, 1 to try again at once, ASYNC_EAGAIN, or an error. */
 static inline int os_accept(async_stream_t *s, int *fd) {
   int err;
+#if defined(ASYNC_HAVE_ACCEPT4)
   *fd = accept4(s->fd_, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+#else
+  *fd = async__sock_flags(accept(s->fd_, NULL, NULL));
+#endif
   if (*fd >= 0)
     return 0;
   err = errno;

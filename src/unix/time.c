@@ -2,9 +2,18 @@
 
 #include <time.h>
 
+/* A clock that never steps and stops while the machine sleeps, as Linux's
+ * CLOCK_MONOTONIC does: timers mean time the program could run. macOS's
+ * CLOCK_MONOTONIC goes on during sleep, CLOCK_UPTIME_RAW does not. */
+#if defined(__APPLE__) && defined(CLOCK_UPTIME_RAW)
+# define ASYNC__CLOCK CLOCK_UPTIME_RAW
+#else
+# define ASYNC__CLOCK CLOCK_MONOTONIC
+#endif
+
 uint64_t async__hrtime(void) {
   struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  clock_gettime(ASYNC__CLOCK, &ts);
   return (uint64_t)ts.tv_sec * UINT64_C(1000000000) + (uint64_t)ts.tv_nsec;
 }
 

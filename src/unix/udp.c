@@ -162,6 +162,10 @@ int async_udp_set_membership(async_udp_t *udp, const char *multicast_addr,
                                                                  : IP_DROP_MEMBERSHIP,
                                   &m4, (unsigned)sizeof(m4));
   }
+#if !defined(IPV6_ADD_MEMBERSHIP) /* the BSDs' names */
+# define IPV6_ADD_MEMBERSHIP IPV6_JOIN_GROUP
+# define IPV6_DROP_MEMBERSHIP IPV6_LEAVE_GROUP
+#endif
   if (inet_pton(AF_INET6, multicast_addr, &m6.ipv6mr_multiaddr) == 1) {
     return async__sock_setopt_raw(udp->fd_, IPPROTO_IPV6,
                                   membership == ASYNC_JOIN_GROUP ? IPV6_ADD_MEMBERSHIP

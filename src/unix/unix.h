@@ -5,6 +5,7 @@
 #include "../internal.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <sys/types.h>
 
 /* Tag for backends whose reports can never be stale across polls. */
@@ -47,6 +48,10 @@ void async__process_loop_init(async_loop_t *loop);
 void async__process_loop_close(async_loop_t *loop);
 void async__child_event(async_loop_t *loop, int pid); /* the backend saw pid exit */
 
+
+/* socket.c: what systems without SOCK_CLOEXEC, accept4 or sigtimedwait use. */
+int async__sock_flags(int fd);
+void async__sigpipe_take(const sigset_t *pipe_only);
 
 /* wakeup.c */
 int async__wake_init(async_loop_t *loop);

@@ -9,14 +9,14 @@
 #include <unistd.h>
 
 /* Fills addr from name; a leading NUL means the abstract namespace, which
- * only Linux has. Returns the address length or a negative error. */
-static int make_addr(struct sockaddr_un *addr, const char *name, size_t len) {
+ * only Linux has (ASYNC_CAP_UNIX_ABSTRACT). Returns the address length or a
+ * negative error. */
+static int make_addr(const async_pipe_t *p, struct sockaddr_un *addr, const char *name,
+                     size_t len) {
   if (name == NULL || len == 0)
     return ASYNC_EINVAL;
-#if !defined(__linux__)
-  if (name[0] == '\0')
+  if (name[0] == '\0' && !(p->loop->caps_ & ASYNC_CAP_UNIX_ABSTRACT))
     return ASYNC_ENOTSUP;
-#endif
   if (name[0] != '\0' && memchr(name, '\0', len) != NULL)
     return ASYNC_EINVAL;
   /* a path needs room for its terminating NUL; an abstract name does not */
@@ -39,7 +39,7 @@ static int usable(const async_pipe_t *p) {
 /* The new socket joins the stream layer neither readable nor writable:
  * listen or connect decides. */
 static int new_socket(async_pipe_t *p) {
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int fd = async__sock_open(AF_UNIX, SOCK_STREAM, 0);
   int err;
   if (fd < 0)
     return async_translate_sys_error(errno);
@@ -64,7 +64,7 @@ int async_pipe_bind2(async_pipe_t *p, const char *name, size_t namelen) {
   int len, err = usable(p);
   if (err != 0)
     return err;
-  if ((len = make_addr(&addr, name, namelen)) < 0)
+  if ((len = make_addr(p, &addr, name, namelen)) < 0)
     return len;
   if (name[0] != '\0' && (path = async__malloc(namelen + 1)) == NULL)
     return ASYNC_ENOMEM;
@@ -98,7 +98,7 @@ int async_pipe_connect2(async_connect_t *req, async_pipe_t *p, const char *name,
     return ASYNC_EINVAL;
   if ((err = usable(p)) != 0)
     return err;
-  if ((len = make_addr(&addr, name, namelen)) < 0)
+  if ((len = make_addr(p, &addr, name, namelen)) < 0)
     return len;
   if ((err = new_socket(p)) != 0)
     return err;
