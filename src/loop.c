@@ -258,7 +258,8 @@ long async_loop_fd_limit(const async_loop_t *loop) {
 int async_backend_fd(async_loop_t *loop) {
   if (!async__loop_ok(loop))
     return ASYNC_EINVAL;
-  if (loop->backend_->backend_fd == NULL)
+  /* A backend may have an fd that is no use to a host (libkqueue's). */
+  if (loop->backend_->backend_fd == NULL || !(loop->caps_ & ASYNC_CAP_BACKEND_FD))
     return ASYNC_ENOTSUP;
   return loop->backend_->backend_fd(loop);
 }
