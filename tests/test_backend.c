@@ -193,6 +193,9 @@ static void test_caps_of_backend_under_test(void **state) {
 # if defined(__linux__)
   base |= ASYNC_CAP_UNIX_ABSTRACT;
 # endif
+  /* Every Unix backend but kqueue watches character devices. */
+  if (strcmp(name, "kqueue") != 0)
+    base |= ASYNC_CAP_CHAR_DEVICE;
   if (strcmp(name, "epoll") == 0) {
     /* Sub-ms timers only where epoll_pwait2 works. */
     assert_int_equal(caps & ~(unsigned)ASYNC_CAP_SUBMS_TIMERS,
@@ -203,6 +206,10 @@ static void test_caps_of_backend_under_test(void **state) {
                      base | ASYNC_CAP_HANGUP | ASYNC_CAP_SUBMS_TIMERS);
   } else if (strcmp(name, "select") == 0) {
     assert_int_equal(caps, base | ASYNC_CAP_SUBMS_TIMERS | ASYNC_CAP_FD_LIMIT);
+  } else if (strcmp(name, "kqueue") == 0) {
+    /* Devices only where kevent takes a pty; the backend fd only on a real kqueue. */
+    assert_int_equal(caps & ~(unsigned)(ASYNC_CAP_CHAR_DEVICE | ASYNC_CAP_BACKEND_FD),
+                     base | ASYNC_CAP_HANGUP | ASYNC_CAP_SUBMS_TIMERS);
   } else {
     assert_int_equal(caps & (ASYNC_CAP_TIMERS | ASYNC_CAP_WAKEUP),
                      ASYNC_CAP_TIMERS | ASYNC_CAP_WAKEUP);
