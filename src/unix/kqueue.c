@@ -11,7 +11,9 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#define MAX_EVENTS 1024
+/* Also the most changes handed over per call: libkqueue answers at most 512
+ * entries a call and drops the changes past a full answer list. */
+#define MAX_EVENTS 512
 
 #if defined(ASYNC_KQUEUE_LIBKQUEUE)
 /* Recent libkqueue only: looked up at run time. */
