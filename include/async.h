@@ -286,7 +286,8 @@ enum async_cap {
   ASYNC_CAP_THREADPOOL = 1u << 14,
   ASYNC_CAP_DNS = 1u << 15,
   ASYNC_CAP_UNIX_ABSTRACT = 1u << 16, /* abstract Unix socket names (Linux only) */
-  ASYNC_CAP_LAST_ = ASYNC_CAP_UNIX_ABSTRACT
+  ASYNC_CAP_CHAR_DEVICE = 1u << 17,   /* watchers take character devices (terminals) */
+  ASYNC_CAP_LAST_ = ASYNC_CAP_CHAR_DEVICE
 };
 
 typedef struct async_backend_info_s {

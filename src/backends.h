@@ -7,6 +7,9 @@ BACKEND(iocp)
 #if defined(ASYNC_HAVE_EPOLL)
 BACKEND(epoll)
 #endif
+#if defined(ASYNC_HAVE_KQUEUE)
+BACKEND(kqueue) /* the default where it is the system's; after epoll over libkqueue */
+#endif
 #if defined(ASYNC_HAVE_POLL)
 BACKEND(poll)
 #endif

@@ -90,6 +90,11 @@ struct async__backend {
    * async__io_event. Returns the number reported or a negative error. */
   int (*poll)(async_loop_t *loop, int64_t timeout_ns);
   int (*backend_fd)(const async_loop_t *loop); /* NULL: none */
+  /* Hands queued interest changes to the kernel as async_run returns, for an
+   * embedder that polls backend_fd. NULL: modify applies them at once. */
+  void (*flush)(async_loop_t *loop);
+  /* Reports pid's exit through async__child_event. NULL: pidfds or SIGCHLD. */
+  int (*watch_pid)(async_loop_t *loop, int pid);
 };
 
 /* backend.c */

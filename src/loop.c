@@ -232,6 +232,8 @@ int async_run(async_loop_t *loop, async_run_mode mode) {
   }
   loop->flags_ &= (uint16_t)~(ASYNC__LOOP_STOP | ASYNC__LOOP_STALLED);
   loop->running_ = 0;
+  if (loop->backend_->flush != NULL)
+    loop->backend_->flush(loop);
   async__wake_run_end(loop);
   return alive;
 }
@@ -256,7 +258,8 @@ long async_loop_fd_limit(const async_loop_t *loop) {
 int async_backend_fd(async_loop_t *loop) {
   if (!async__loop_ok(loop))
     return ASYNC_EINVAL;
-  if (loop->backend_->backend_fd == NULL)
+  /* A backend may have an fd that is no use to a host (libkqueue's). */
+  if (loop->backend_->backend_fd == NULL || !(loop->caps_ & ASYNC_CAP_BACKEND_FD))
     return ASYNC_ENOTSUP;
   return loop->backend_->backend_fd(loop);
 }

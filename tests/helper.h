@@ -66,6 +66,10 @@ int test_has_caps(const async_loop_t *loop, unsigned caps);
  * suite: only then may a system call a kernel has be missing. */
 int test_emulated(void);
 
+/* 1 when the kqueue backend runs over libkqueue (a user-space kqueue on Linux),
+ * whose differences from a kernel kqueue docs/platforms.md lists. */
+int test_libkqueue(void);
+
 /* TCP for the test: 1 if the loop offers it, else 0 once async_tcp_init
  * said ASYNC_ENOTSUP. A listener on 127.0.0.1 with a port the system chose,
  * named in *addr. */

@@ -68,6 +68,7 @@ struct async__fd_entry {
   struct async_watch_s *watcher;
   uint32_t gen;        /* registration number of the watcher that owns the fd */
   uint32_t registered; /* events the backend currently has */
+  int error;           /* a socket error the backend saw and the socket may have lost */
 };
 
 /* Private: the thread primitives the portable core uses. */

@@ -147,7 +147,8 @@ const struct async__backend async__epoll_backend = {
   ASYNC_CAP_TIMERS | ASYNC_CAP_WAKEUP | ASYNC_CAP_FD_WATCH | ASYNC_CAP_HANGUP |
       ASYNC_CAP_SUBMS_TIMERS | ASYNC_CAP_BACKEND_FD | ASYNC_CAP_FORK | ASYNC_CAP_TCP |
       ASYNC_CAP_UDP | ASYNC_CAP_PIPE | ASYNC_CAP_UNIX_SOCKET | ASYNC_CAP_PROCESS |
-      ASYNC_CAP_SIGNAL | ASYNC_CAP_THREADPOOL | ASYNC_CAP_DNS | ASYNC_CAP_UNIX_ABSTRACT,
+      ASYNC_CAP_SIGNAL | ASYNC_CAP_THREADPOOL | ASYNC_CAP_DNS | ASYNC_CAP_CHAR_DEVICE |
+      ASYNC_CAP_UNIX_ABSTRACT,
   0,
   epoll_probe,
   epoll_init,
@@ -155,4 +156,6 @@ const struct async__backend async__epoll_backend = {
   epoll_modify,
   epoll_poll,
   epoll_fd,
+  NULL, /* flush: changes are applied as they are made */
+  NULL, /* watch_pid */
 };

@@ -20,6 +20,7 @@ static int grow(async_loop_t *loop, int fd) {
     t[i].watcher = NULL;
     t[i].gen = 0;
     t[i].registered = 0;
+    t[i].error = 0;
   }
   loop->fds_ = t;
   loop->nfds_ = n;
@@ -39,6 +40,12 @@ int async__fd_check(int fd) {
   return 0;
 }
 
+/* A backend that cannot watch terminals says so before it is asked to. */
+static int char_device(int fd) {
+  struct stat st;
+  return fstat(fd, &st) == 0 && S_ISCHR(st.st_mode);
+}
+
 int async__io_attach(async_loop_t *loop, async_watch_t *w, int fd) {
   long limit = loop->backend_->fd_limit;
   int err;
@@ -46,12 +53,31 @@ int async__io_attach(async_loop_t *loop, async_watch_t *w, int fd) {
     return ASYNC_ERANGE;
   if (fd < loop->nfds_ && loop->fds_[fd].watcher != NULL)
     return ASYNC_EEXIST;
+  if (!(loop->caps_ & ASYNC_CAP_CHAR_DEVICE) && char_device(fd))
+    return ASYNC_ENOTSUP;
   err = grow(loop, fd);
   if (err != 0)
     return err;
   loop->fds_[fd].watcher = w;
   loop->fds_[fd].gen = ++loop->io_gen_;
+  loop->fds_[fd].error = 0;
   return 0;
+}
+
+/* libkqueue reads a socket's error to report it, which clears it: the
+ * error is kept here for the read or connect that would otherwise see none. */
+void async__io_error(async_loop_t *loop, int fd, int err) {
+  if (fd >= 0 && fd < loop->nfds_ && loop->fds_[fd].watcher != NULL)
+    loop->fds_[fd].error = err;
+}
+
+int async__io_take_error(async_loop_t *loop, int fd) {
+  int err = 0;
+  if (fd >= 0 && fd < loop->nfds_) {
+    err = loop->fds_[fd].error;
+    loop->fds_[fd].error = 0;
+  }
+  return err;
 }
 
 /* The fd watcher a handle keeps for its own fd (streams, UDP, the wake

@@ -148,7 +148,7 @@ const struct async__backend async__poll_backend = {
 #endif
       ASYNC_CAP_FORK | ASYNC_CAP_TCP | ASYNC_CAP_UDP | ASYNC_CAP_PIPE | ASYNC_CAP_UNIX_SOCKET |
       ASYNC_CAP_PROCESS | ASYNC_CAP_SIGNAL | ASYNC_CAP_THREADPOOL | ASYNC_CAP_DNS |
-      ASYNC_CAP_UNIX_ABSTRACT,
+      ASYNC_CAP_CHAR_DEVICE | ASYNC_CAP_UNIX_ABSTRACT,
   0,
   NULL,
   poll_init,
@@ -156,4 +156,6 @@ const struct async__backend async__poll_backend = {
   poll_modify,
   poll_poll,
   NULL,
+  NULL, /* flush: changes are applied as they are made */
+  NULL, /* watch_pid */
 };

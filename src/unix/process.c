@@ -37,9 +37,10 @@ struct async__child {
   struct async__link link;  /* in loop->children_ */
   async_process_t *process; /* NULL once the handle closed */
   int pid;
-  int pidfd;                /* -1: the SIGCHLD pass reaps it */
+  int pidfd;                /* -1: the SIGCHLD pass reaps it; BY_BACKEND: see below */
 };
 
+#define BY_BACKEND (-2) /* pidfd: the backend reports the exit (kqueue's EVFILT_PROC) */
 #define DEVNULL (-1)   /* a child fd that is /dev/null */
 #define MAX_STDIO 1024
 
@@ -162,7 +163,7 @@ static void sigchld_cb(async_signal_t *h, int signum) {
     struct async__child *c = async__container_of(n, struct async__child, link);
     async__list_remove(n);
     async__list_insert_tail(&loop->children_, n);
-    if (c->pidfd < 0)
+    if (c->pidfd == -1)
       child_reap(loop, c);
   }
   leftovers_sweep();
@@ -211,10 +212,15 @@ void async__process_loop_close(async_loop_t *loop) {
 
 static int pidfd_broken; /* the kernel said ENOSYS once */
 
-static int pidfd_wanted(void) {
+/* ASYNC_NO_PIDFD sends every child to the SIGCHLD path, the backend's own
+ * exit watch (EVFILT_PROC) included. */
+static int exit_watch_refused(void) {
   const char *v = getenv("ASYNC_NO_PIDFD");
-  return !__atomic_load_n(&pidfd_broken, __ATOMIC_RELAXED) &&
-         (v == NULL || *v == '\0' || strcmp(v, "0") == 0);
+  return v != NULL && *v != '\0' && strcmp(v, "0") != 0;
+}
+
+static int pidfd_wanted(void) {
+  return !__atomic_load_n(&pidfd_broken, __ATOMIC_RELAXED) && !exit_watch_refused();
 }
 
 static int pidfd_open_cloexec(int pid) {
@@ -702,14 +708,33 @@ static void kill_and_reap(pid_t pid) {
     ;
 }
 
-/* Starts watching the new child. Without a pidfd wanted, the SIGCHLD handle
- * was started before the spawn and sees the exit. When pidfd_open fails, the
- * handle starts only now: the child may already have exited, so the loop
- * looks on its next turn. */
+/* The backend's report of an exit: a pid the loop no longer has (its record
+ * went with the loop's close of a handle's child) is not the loop's to reap. */
+void async__child_event(async_loop_t *loop, int pid) {
+  for (struct async__link *n = loop->children_.next; n != &loop->children_; n = n->next) {
+    struct async__child *c = async__container_of(n, struct async__child, link);
+    if (c->pid == pid && c->pidfd == BY_BACKEND) {
+      child_reap(loop, c);
+      return;
+    }
+  }
+}
+
+/* Starts watching the new child: through the backend where it reports
+ * exits, else its pidfd. Without either wanted, the SIGCHLD handle was
+ * started before the spawn and sees the exit. When the backend or pidfd_open
+ * refuses (a child already gone: ESRCH), the handle starts only now: the
+ * child may already have exited, so the loop looks on its next turn. */
 static int child_track(async_loop_t *loop, struct async__child *c, int use_pidfd) {
   int err;
-  if (!use_pidfd || child_watch_pidfd(loop, c) == 0)
+  if (loop->backend_->watch_pid != NULL) {
+    if (use_pidfd && loop->backend_->watch_pid(loop, c->pid) == 0) {
+      c->pidfd = BY_BACKEND;
+      return 0;
+    }
+  } else if (!use_pidfd || child_watch_pidfd(loop, c) == 0) {
     return 0;
+  }
   err = sigchld_start(loop);
   if (err == 0)
     sigchld_poke(loop);
@@ -762,7 +787,7 @@ int async_spawn(async_loop_t *loop, async_process_t *p, const async_process_opti
   if ((err = options_check(loop, p, o)) != 0)
     return err;
   leftovers_sweep();
-  use_pidfd = pidfd_wanted();
+  use_pidfd = loop->backend_->watch_pid != NULL ? !exit_watch_refused() : pidfd_wanted();
   if ((c = async__malloc(sizeof(*c))) == NULL)
     return ASYNC_ENOMEM;
   /* The fallback's handler must be in place before the child can exit. */

@@ -133,7 +133,7 @@ const struct async__backend async__select_backend = {
   ASYNC_CAP_TIMERS | ASYNC_CAP_WAKEUP | ASYNC_CAP_FD_WATCH | ASYNC_CAP_SUBMS_TIMERS |
       ASYNC_CAP_FD_LIMIT | ASYNC_CAP_FORK | ASYNC_CAP_TCP | ASYNC_CAP_UDP | ASYNC_CAP_PIPE |
       ASYNC_CAP_UNIX_SOCKET | ASYNC_CAP_PROCESS | ASYNC_CAP_SIGNAL | ASYNC_CAP_THREADPOOL |
-      ASYNC_CAP_DNS | ASYNC_CAP_UNIX_ABSTRACT,
+      ASYNC_CAP_DNS | ASYNC_CAP_CHAR_DEVICE | ASYNC_CAP_UNIX_ABSTRACT,
   SELECT_FD_LIMIT,
   NULL,
   select_init,
@@ -141,4 +141,6 @@ const struct async__backend async__select_backend = {
   select_modify,
   select_poll,
   NULL,
+  NULL, /* flush: changes are applied as they are made */
+  NULL, /* watch_pid */
 };

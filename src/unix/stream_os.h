@@ -113,6 +113,11 @@ static inline long os_read(async_stream_t *s, void *base, size_t len) {
     n = (s->stream_flags_ & (IPC | IS_SOCKET)) == (IPC | IS_SOCKET) ? async__ipc_read(s, base, len)
                                                              : read(s->fd_, base, len);
   while (n < 0 && errno == EINTR);
+  if (n == 0) {
+    int lost = async__io_take_error(s->loop, s->fd_);
+    if (lost != 0)
+      return async_translate_sys_error(lost); /* a reset the backend saw first */
+  }
   return n >= 0 ? (long)n : os_error();
 }
 
@@ -168,6 +173,8 @@ static inline int os_connect_result(async_stream_t *s) {
   int err = 0;
   socklen_t len = sizeof(err);
   getsockopt(s->fd_, SOL_SOCKET, SO_ERROR, &err, &len);
+  if (err == 0)
+    err = async__io_take_error(s->loop, s->fd_);
   return err == EINPROGRESS ? 1 : async_translate_sys_error(err);
 }
 

@@ -17,6 +17,9 @@ int async__io_attach_internal(async_loop_t *loop, async_watch_t *w, int fd, asyn
 void async__io_detach(async_loop_t *loop, int fd);
 int async__io_set(async_loop_t *loop, int fd, unsigned events);
 void async__io_event(async_loop_t *loop, int fd, uint32_t tag, unsigned events);
+/* A socket error a backend saw (errno value), and taking it back (0: none). */
+void async__io_error(async_loop_t *loop, int fd, int err);
+int async__io_take_error(async_loop_t *loop, int fd);
 /* Every backend calls this as its wait returns, before it reports: the
  * callbacks that follow see the time the wait ended, and wakes they cause
  * need no byte (the loop looks at its flag after the poll). errno is kept
@@ -43,6 +46,7 @@ void async__signal_dispatch(async_loop_t *loop);
 /* process.c */
 void async__process_loop_init(async_loop_t *loop);
 void async__process_loop_close(async_loop_t *loop);
+void async__child_event(async_loop_t *loop, int pid); /* the backend saw pid exit */
 
 
 /* socket.c: what systems without SOCK_CLOEXEC, accept4 or sigtimedwait use. */

@@ -133,4 +133,6 @@ const struct async__backend async__iocp_backend = {
   iocp_modify,
   iocp_poll,
   NULL,
+  NULL, /* flush: changes are applied as they are made */
+  NULL, /* watch_pid */
 };

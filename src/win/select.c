@@ -215,4 +215,6 @@ const struct async__backend async__select_backend = {
   select_modify,
   select_poll,
   NULL,
+  NULL, /* flush: changes are applied as they are made */
+  NULL, /* watch_pid */
 };
