@@ -239,8 +239,7 @@ int test_fd_teardown(void **state) {
   (void)state;
   async_threadpool_shutdown();
   hold_libkqueue();
-  now = test_fd_count();
-  now = settle_libkqueue(now);
+  now = settle_libkqueue(test_fd_count());
   blocks = __atomic_load_n(&live_blocks, __ATOMIC_RELAXED);
   async_replace_allocator(malloc, realloc, calloc, free);
   if (now != fd_baseline) {

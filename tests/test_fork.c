@@ -389,13 +389,12 @@ static void test_fork_child_closes_without_leaking_fds(void **state) {
   async_loop_t loop;
   async_wakeup_t wk;
   async_watch_t w;
-  int p[2], before, libkq;
+  int p[2], before;
   pid_t pid;
   (void)state;
   guard(60);
   before = app_fd_count();
   test_loop_init(&loop);
-  libkq = test_libkqueue();
   assert_int_equal(pipe(p), 0);
   assert_int_equal(async_watch_init(&loop, &w, p[0]), 0);
   assert_int_equal(async_watch_start(&w, ASYNC_READABLE, on_watch), 0);
@@ -414,7 +413,7 @@ static void test_fork_child_closes_without_leaking_fds(void **state) {
     /* Neither the parent's kernel objects nor the child's new ones are left.
      * libkqueue also closes, in the child, the kqueue the suite holds (a
      * kqueue is not inherited), so fewer may remain there. */
-    if (libkq)
+    if (test_libkqueue())
       CHILD_CHECK(app_fd_count() <= before);
     else
       CHILD_CHECK(app_fd_count() == before);
