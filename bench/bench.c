@@ -312,3 +312,17 @@ void bench_target(const char *what, double advantage, double need) {
     printf("  %-7s %s: advantage %.2fx (need >= %.2fx)\n",
            advantage >= need ? "MET" : "MISSED", what, advantage, need);
 }
+
+static unsigned long slow_reports;
+static void count_slow(async_loop_t *loop, const async_slow_report_t *r) {
+  (void)loop, (void)r;
+  slow_reports++;
+}
+
+int bench_async_loop_init(async_loop_t *loop, const async_loop_options_t *options) {
+  const char *ns = getenv("BENCH_SLOW_NS");
+  int err = async_loop_init(loop, options);
+  if (err == 0 && ns != NULL && *ns != '\0')
+    err = async_loop_report_slow(loop, strtoull(ns, NULL, 10), count_slow);
+  return err;
+}

@@ -104,6 +104,10 @@ int bench_row(const char *impl, const struct bench_result *r);
 /* 1 if argv[1..] contains flag. */
 int bench_flag(int argc, char **argv, const char *flag);
 
+/* async_loop_init, then, when $BENCH_SLOW_NS is set, slow-callback reports
+ * on with that threshold (what the reports cost when on). */
+int bench_async_loop_init(async_loop_t *loop, const async_loop_options_t *options);
+
 /* Raises the soft RLIMIT_NOFILE to the hard limit (workloads with thousands
  * of fds); returns the soft limit now in force. */
 long bench_raise_nofile(void);

@@ -74,7 +74,7 @@ static void run_libasync(struct bench_result *r, const void *arg) {
   async_loop_t loop;
   async_idle_t idle;
   int err;
-  if ((err = async_loop_init(&loop, NULL)) != 0)
+  if ((err = bench_async_loop_init(&loop, NULL)) != 0)
     BENCH_FAIL(r, "async_loop_init: %s", async_strerror(err));
   if (open_pipe(arg) != 0)
     BENCH_FAIL(r, "pipe failed");

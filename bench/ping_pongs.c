@@ -180,7 +180,7 @@ static void run_libasync(struct bench_result *r, const void *arg) {
   struct sockaddr_in addr = bench_loopback();
   int len = sizeof addr, err;
   (void)arg;
-  if ((err = async_loop_init(&loop, NULL)) != 0)
+  if ((err = bench_async_loop_init(&loop, NULL)) != 0)
     BENCH_FAIL(r, "async_loop_init: %s", async_strerror(err));
   if ((err = async_tcp_init(&loop, &a_listener)) != 0 ||
       (err = async_tcp_bind(&a_listener, (struct sockaddr *)&addr, 0)) != 0 ||

@@ -70,6 +70,7 @@ typedef struct async_req_s async_req_t;
 typedef struct async_work_s async_work_t;
 typedef struct async_getaddrinfo_s async_getaddrinfo_t;
 typedef struct async_getnameinfo_s async_getnameinfo_t;
+typedef struct async_slow_report_s async_slow_report_t;
 
 typedef void (*async_close_cb)(async_handle_t *handle);
 typedef void (*async_timer_cb)(async_timer_t *timer);
@@ -109,6 +110,11 @@ typedef void (*async_after_work_cb)(async_work_t *req, int status);
 typedef void (*async_getaddrinfo_cb)(async_getaddrinfo_t *req, int status, struct addrinfo *res);
 typedef void (*async_getnameinfo_cb)(async_getnameinfo_t *req, int status, const char *host,
                                      const char *service);
+/* A callback ran for longer than the loop's threshold (async_loop_report_slow). */
+typedef void (*async_slow_cb)(async_loop_t *loop, const async_slow_report_t *report);
+/* Outside async_run, the loop needs attention sooner than the host was told
+ * (async_embed_notify). */
+typedef void (*async_embed_cb)(async_loop_t *loop);
 
 /* Private: one slot that holds the handle type's callback while the handle
  * is open and the close callback once it is closing. */
@@ -287,7 +293,8 @@ enum async_cap {
   ASYNC_CAP_DNS = 1u << 15,
   ASYNC_CAP_UNIX_ABSTRACT = 1u << 16, /* abstract Unix socket names (Linux only) */
   ASYNC_CAP_CHAR_DEVICE = 1u << 17,   /* watchers take character devices (terminals) */
-  ASYNC_CAP_LAST_ = ASYNC_CAP_CHAR_DEVICE
+  ASYNC_CAP_BACKEND_HANDLE = 1u << 18, /* async_backend_handle() gives a waitable HANDLE (Windows) */
+  ASYNC_CAP_LAST_ = ASYNC_CAP_BACKEND_HANDLE
 };
 
 typedef struct async_backend_info_s {
@@ -706,6 +713,14 @@ struct async_loop_s {
   async__mutex_t work_mutex_;    /* guards work_done_: pool threads add to it */
   struct async__link work_done_; /* requests the thread pool finished */
   int work_posted_;              /* work_done_ may be non-empty */
+  uint64_t turns_;               /* metrics: turns run */
+  uint64_t events_;              /* metrics: events the backend reported */
+  uint64_t wait_ns_;             /* metrics: time in waits that could block */
+  uint64_t run_ns_;              /* metrics: time inside async_run */
+  async_slow_cb slow_cb_;        /* NULL: slow callbacks are not timed */
+  uint64_t slow_ns_;
+  async_embed_cb embed_cb_;
+  unsigned embed_;               /* non-zero: changes outside async_run are reported */
   ASYNC_LOOP_PLATFORM_FIELDS
 };
 
@@ -1141,6 +1156,86 @@ ASYNC_EXTERN int async_pipe_take_fd(async_pipe_t *pipe);
 /* The fd under a TCP, pipe, UDP or watch handle into *fd (still owned by the
  * handle). ASYNC_EINVAL (NULL, other type, closing), ASYNC_EBADF (no fd yet). */
 ASYNC_EXTERN int async_fileno(const async_handle_t *handle, int *fd);
+
+/* ---- metrics, slow callbacks, embedding ------------------------------------ */
+
+/* Counters since async_loop_init; times on the loop's clock (a virtual clock
+ * counts its jumps as waiting and nothing else). busy_ns = run_ns - wait_ns. */
+typedef struct async_loop_metrics_s {
+  uint64_t turns;          /* loop turns run */
+  uint64_t events;         /* events the backend reported (I/O, completions, a pass of wakes) */
+  uint64_t run_ns;         /* time inside async_run */
+  uint64_t wait_ns;        /* time in backend waits that could block (timeout not 0) */
+  uint64_t busy_ns;        /* the rest: callbacks and the loop's own work */
+  uint32_t requests;       /* requests whose callback has not run */
+  uint32_t pool_requests;  /* the part of requests on the thread pool */
+  uint32_t handles;        /* open handles, closing ones included */
+  uint32_t active_handles; /* active referenced handles (what keeps async_run going) */
+  uint32_t by_type[ASYNC_HANDLE_TYPE_MAX]; /* open handles by async_handle_type */
+} async_loop_metrics_t;
+
+/* Fills *metrics (walks the handles: O(handles)). ASYNC_EINVAL for a loop
+ * that is not open or a NULL metrics. */
+ASYNC_EXTERN int async_loop_metrics(const async_loop_t *loop, async_loop_metrics_t *metrics);
+
+/* Which callback of a handle or request ran (async_slow_report_t.kind). */
+typedef enum {
+  ASYNC_CB_UNKNOWN = 0,
+  ASYNC_CB_TIMER,
+  ASYNC_CB_IDLE,
+  ASYNC_CB_PREPARE,
+  ASYNC_CB_CHECK,
+  ASYNC_CB_DEFER,
+  ASYNC_CB_WATCH,
+  ASYNC_CB_WAKEUP,
+  ASYNC_CB_SIGNAL,
+  ASYNC_CB_EXIT,
+  ASYNC_CB_ALLOC,
+  ASYNC_CB_READ,
+  ASYNC_CB_CONNECTION,
+  ASYNC_CB_CONNECT,
+  ASYNC_CB_WRITE,
+  ASYNC_CB_SHUTDOWN,
+  ASYNC_CB_UDP_RECV,
+  ASYNC_CB_UDP_SEND,
+  ASYNC_CB_WORK_DONE,
+  ASYNC_CB_GETADDRINFO,
+  ASYNC_CB_GETNAMEINFO,
+  ASYNC_CB_CLOSE,
+  ASYNC_CB_KIND_MAX
+} async_cb_kind;
+
+struct async_slow_report_s {
+  async_cb_kind kind;
+  async_handle_type handle_type; /* the handle's type; ASYNC_UNKNOWN_HANDLE for a request or deferred call */
+  async_req_type req_type;       /* the request's type; ASYNC_UNKNOWN_REQ otherwise */
+  /* The handle, request or async_defer_t. After a close callback or a
+   * request's callback its memory may be freed: compare it, read data. */
+  void *object;
+  void *data;                    /* object->data as it was when the callback began */
+  uint64_t duration_ns;          /* how long the callback ran (real time, any clock mode) */
+};
+
+/* "timer", "read", ...; NULL for an unknown kind. */
+ASYNC_EXTERN const char *async_cb_kind_name(async_cb_kind kind);
+/* Times every callback the loop runs for the user and calls cb right after
+ * any that ran threshold_ns or longer (0: every one). cb NULL turns it off
+ * (then no callback is timed). cb runs on the loop thread and may call
+ * anything but async_run. ASYNC_EINVAL for a loop that is not open. */
+ASYNC_EXTERN int async_loop_report_slow(async_loop_t *loop, uint64_t threshold_ns, async_slow_cb cb);
+
+/* For hosts that embed the loop: outside async_run, cb runs when a call
+ * makes the loop need attention sooner than async_backend_timeout last said
+ * (a timer that is due first, a deferred call, a close, an idle hook). It
+ * runs once, then again only after the host called async_backend_timeout or
+ * async_run. NULL turns it off. ASYNC_EINVAL for a loop that is not open. */
+ASYNC_EXTERN int async_embed_notify(async_loop_t *loop, async_embed_cb cb);
+/* Windows: a HANDLE (into *handle, owned by the loop) that is signalled when
+ * the loop has work: a completion, a wake, a due timer, something ready.
+ * Wait on it (MsgWaitForMultipleObjects) and run ASYNC_RUN_NOWAIT. ASYNC_ENOTSUP
+ * without ASYNC_CAP_BACKEND_HANDLE (every Unix backend: use async_backend_fd),
+ * ASYNC_EINVAL, system errors. */
+ASYNC_EXTERN int async_backend_handle(async_loop_t *loop, void **handle);
 
 /* Bytes a request of the given type occupies (0 for unknown types). */
 ASYNC_EXTERN size_t async_req_size(async_req_type type);

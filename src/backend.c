@@ -19,7 +19,7 @@ const unsigned async__built_caps =
     ASYNC_CAP_SUBMS_TIMERS | ASYNC_CAP_BACKEND_FD | ASYNC_CAP_FD_LIMIT | ASYNC_CAP_FORK |
     ASYNC_CAP_THREADPOOL | ASYNC_CAP_DNS | ASYNC_CAP_SIGNAL | ASYNC_CAP_UDP | ASYNC_CAP_PIPE |
     ASYNC_CAP_TCP | ASYNC_CAP_UNIX_SOCKET | ASYNC_CAP_PROCESS | ASYNC_CAP_CHAR_DEVICE |
-    UNIX_ABSTRACT;
+    ASYNC_CAP_BACKEND_HANDLE | UNIX_ABSTRACT;
 
 #define BACKEND(name) extern const struct async__backend async__##name##_backend;
 #include "backends.h"
@@ -85,7 +85,7 @@ const char *async_cap_name(unsigned cap) {
   static const char *const names[] = {
     "timers", "wakeup", "fd-watch", "hangup", "sub-ms-timers", "backend-fd", "fd-limit",
     "fork", "tcp", "udp", "pipe", "unix-socket", "process", "signal", "threadpool", "dns",
-    "unix-abstract", "char-device"};
+    "unix-abstract", "char-device", "backend-handle"};
   for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
     if (cap == 1u << i)
       return names[i];

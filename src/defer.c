@@ -1,5 +1,9 @@
 #include "internal.h"
 
+/* The data of the library's own deferred calls: their callbacks are not
+ * the user's (the user callbacks they make are timed on their own). */
+static char own;
+
 void async_defer_init(async_defer_t *d) {
   if (d != NULL) {
     d->data = NULL;
@@ -8,14 +12,26 @@ void async_defer_init(async_defer_t *d) {
   }
 }
 
+static void queue(async_loop_t *loop, async_defer_t *d, async_defer_cb cb) {
+  d->cb_ = cb;
+  async__list_insert_tail(&loop->defers_, &d->link_);
+  async__embed_poke(loop);
+}
+
 int async_defer(async_loop_t *loop, async_defer_t *d, async_defer_cb cb) {
   if (!async__loop_ok(loop) || d == NULL || cb == NULL)
     return ASYNC_EINVAL;
   if (async__list_linked(&d->link_))
     return ASYNC_EALREADY;
-  d->cb_ = cb;
-  async__list_insert_tail(&loop->defers_, &d->link_);
+  queue(loop, d, cb);
   return 0;
+}
+
+void async__defer_own(async_loop_t *loop, async_defer_t *d, async_defer_cb cb) {
+  if (async__list_linked(&d->link_))
+    return;
+  d->data = &own;
+  queue(loop, d, cb);
 }
 
 int async_defer_cancel(async_defer_t *d) {
@@ -39,6 +55,9 @@ void async__defers_run(async_loop_t *loop) {
   while (!async__list_empty(&batch)) {
     async_defer_t *d = async__container_of(batch.next, async_defer_t, link_);
     async__list_remove(&d->link_);
-    d->cb_(d);
+    if (ASYNC__UNLIKELY(loop->slow_cb_ != NULL) && d->data != &own)
+      ASYNC__CB(loop, ASYNC_CB_DEFER, ASYNC_UNKNOWN_HANDLE, ASYNC_UNKNOWN_REQ, d, d->cb_(d));
+    else
+      d->cb_(d);
   }
 }

@@ -108,6 +108,7 @@ static void closing_push(async_loop_t *loop, async_handle_t *h) {
   else
     loop->closing_head_ = h;
   loop->closing_tail_ = h;
+  async__embed_poke(loop);
 }
 
 int async_close(async_handle_t *h, async_close_cb close_cb) {
@@ -168,7 +169,7 @@ void async__closing_run(async_loop_t *loop) {
       else if (h->type == ASYNC_PIPE || h->type == ASYNC_TCP)
         async__stream_finish_close((async_stream_t *)h);
       if (h->cb_.close != NULL)
-        h->cb_.close(h);
+        ASYNC__HANDLE_CB(h, ASYNC_CB_CLOSE, h->cb_.close(h));
     }
     h = next;
   }

@@ -26,6 +26,8 @@ static int hook_start(struct async_hook_s *hook, async_hook_cb cb, async_handle_
   hook->cb_.hook = cb;
   async__list_insert_tail(list_of(hook), &hook->link_);
   async__handle_start((async_handle_t *)hook);
+  if (type == ASYNC_IDLE) /* the loop must not block while it runs */
+    async__embed_poke(hook->loop);
   return 0;
 }
 
@@ -56,7 +58,8 @@ void async__hooks_run(struct async__link *list) {
     struct async_hook_s *hook = async__container_of(n, struct async_hook_s, link_);
     async__list_remove(n);
     async__list_insert_tail(list, n);
-    hook->cb_.hook(hook);
+    /* The kinds are in the order of the handle types. */
+    ASYNC__HANDLE_CB(hook, ASYNC_CB_IDLE + (hook->type - ASYNC_IDLE), hook->cb_.hook(hook));
   }
 }
 

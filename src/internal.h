@@ -18,6 +18,9 @@
 
 #define ASYNC__NO_TIMEOUT (-1)
 
+/* The platform's monotonic clock in ns. */
+uint64_t async__hrtime(void);
+
 /* Handle flags. */
 enum {
   ASYNC__ACTIVE = 1u << 0,
@@ -95,6 +98,11 @@ struct async__backend {
   void (*flush)(async_loop_t *loop);
   /* Reports pid's exit through async__child_event. NULL: pidfds or SIGCHLD. */
   int (*watch_pid)(async_loop_t *loop, int pid);
+  /* The waitable handle for async_backend_handle, made on the first call. NULL: none. */
+  int (*backend_handle)(async_loop_t *loop, void **handle);
+  /* Once that handle exists: async_run begins (running_ set: stop watching
+   * for the host), ends, or something changed outside it (watch again). */
+  void (*embed_sync)(async_loop_t *loop);
 };
 
 /* backend.c */
@@ -160,6 +168,56 @@ void async__closing_run(async_loop_t *loop);
 #define async__is_active(h) (((h)->flags_ & ASYNC__ACTIVE) != 0)
 #define async__is_closing(h) (((h)->flags_ & (ASYNC__CLOSING | ASYNC__CLOSED)) != 0)
 
+/* metrics.c: slow-callback reports. */
+void async__slow_report(async_loop_t *loop, int kind, int htype, int rtype, void *obj, void *data,
+                        uint64_t from);
+
+/* Runs call, a callback the user gave for obj (a handle, request or
+ * async_defer_t: each starts with data). Timed only while slow reports are
+ * on: one predictable branch otherwise. The types and data are read first,
+ * since the callback may free obj. */
+#define ASYNC__CB(loop, kind, htype, rtype, obj, call)                                    \
+  do {                                                                                    \
+    async_loop_t *cb_loop_ = (loop);                                                      \
+    if (ASYNC__UNLIKELY(cb_loop_->slow_cb_ != NULL)) {                                    \
+      void *cb_obj_ = (void *)(obj);                                                      \
+      int cb_ht_ = (htype), cb_rt_ = (rtype);                                             \
+      void *cb_data_ = *(void **)cb_obj_;                                                 \
+      uint64_t cb_from_ = async__hrtime();                                                \
+      call;                                                                               \
+      async__slow_report(cb_loop_, kind, cb_ht_, cb_rt_, cb_obj_, cb_data_, cb_from_);    \
+    } else {                                                                              \
+      call;                                                                               \
+    }                                                                                     \
+  } while (0)
+#define ASYNC__HANDLE_CB(h, kind, call) \
+  ASYNC__CB((h)->loop, kind, (h)->type, ASYNC_UNKNOWN_REQ, h, call)
+#define ASYNC__REQ_CB(r, kind, call) \
+  ASYNC__CB((r)->loop, kind, ASYNC_UNKNOWN_HANDLE, (r)->type, r, call)
+
+/* The user callbacks that many places make. */
+static inline void async__alloc_call(async_handle_t *h, async_alloc_cb cb, size_t size,
+                                     async_buf_t *buf) {
+  ASYNC__HANDLE_CB(h, ASYNC_CB_ALLOC, cb(h, size, buf));
+}
+static inline void async__read_call(async_stream_t *s, long n, const async_buf_t *buf) {
+  ASYNC__HANDLE_CB(s, ASYNC_CB_READ, s->cb_.read(s, n, buf));
+}
+static inline void async__recv_call(async_udp_t *udp, long n, const async_buf_t *buf,
+                                    const struct sockaddr *addr, unsigned flags) {
+  ASYNC__HANDLE_CB(udp, ASYNC_CB_UDP_RECV, udp->cb_.udp_recv(udp, n, buf, addr, flags));
+}
+
+/* A user's watcher is timed (metrics.c); a handle's own watcher is not:
+ * the user callbacks it makes are. */
+void async__slow_watch(async_watch_t *w, int status, unsigned events);
+static inline void async__watch_call(async_watch_t *w, int status, unsigned events) {
+  if (ASYNC__UNLIKELY(w->loop->slow_cb_ != NULL) && !(w->flags_ & ASYNC__INTERNAL))
+    async__slow_watch(w, status, events);
+  else
+    w->cb_.watch(w, status, events);
+}
+
 /* Events a backend reports besides ASYNC_READABLE/WRITABLE/HANGUP/ERROR. */
 #define ASYNC__INVALID 0x100u /* fd or socket not open (POLLNVAL, EBADF, a failed AFD poll) */
 
@@ -172,7 +230,7 @@ static inline void async__watch_report(async_watch_t *w, unsigned events) {
   unsigned want, ev;
   if (events & ASYNC__INVALID) {
     async__watch_stop(w);
-    w->cb_.watch(w, ASYNC_EBADF, 0);
+    async__watch_call(w, ASYNC_EBADF, 0);
     return;
   }
   want = w->events_;
@@ -182,7 +240,21 @@ static inline void async__watch_report(async_watch_t *w, unsigned events) {
   if (events & ASYNC_ERROR)
     ev |= ASYNC_ERROR | want;
   if (ev != 0)
-    w->cb_.watch(w, 0, ev);
+    async__watch_call(w, 0, ev);
+}
+
+/* embed.c: loop->embed_ bits. */
+enum {
+  ASYNC__EMBED_NOTIFY = 1u << 0,  /* async_embed_notify has a callback */
+  ASYNC__EMBED_NOTICED = 1u << 1, /* it ran; the host has not asked since */
+  ASYNC__EMBED_HANDLE = 1u << 2   /* async_backend_handle made the backend's handle */
+};
+void async__embed_changed(async_loop_t *loop);
+void async__embed_told(async_loop_t *loop);
+/* A call outside async_run may have made the loop need the host sooner. */
+static inline void async__embed_poke(async_loop_t *loop) {
+  if (ASYNC__UNLIKELY(loop->embed_ != 0) && !loop->running_)
+    async__embed_changed(loop);
 }
 
 /* timer.c and heap.c */
@@ -195,11 +267,12 @@ void async__heap_remove(async_loop_t *loop, async_timer_t *t);
 
 /* defer.c, hook.c */
 void async__defers_run(async_loop_t *loop);
+/* Queues one of the library's own deferred calls (none if d is queued). */
+void async__defer_own(async_loop_t *loop, async_defer_t *d, async_defer_cb cb);
 void async__hooks_run(struct async__link *list);
 void async__hook_close(struct async_hook_s *hook);
 
-/* loop.c; async__hrtime is the platform's monotonic clock in ns. */
-uint64_t async__hrtime(void);
+/* loop.c */
 uint64_t async__clock_now(const async_loop_t *loop);
 
 /* Refreshes the cached time of a real clock (a virtual one is left alone). */

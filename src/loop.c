@@ -125,10 +125,11 @@ static int close_wait_only(const async_loop_t *loop) {
 
 /* The next timer's deadline less the time now. The turn's cached time may
  * be old by the time its callbacks took: a real clock is read again before
- * a wait is computed from it, so the wait ends at the deadline. */
+ * a wait is computed from it, so the wait ends at the deadline, and so that
+ * the wait's own length is measured from its start (the metrics). */
 static int64_t next_timer_ns(async_loop_t *loop) {
   int64_t next = async__timer_next_ns(loop);
-  if (next > 0 && loop->clock_ == ASYNC_CLOCK_REAL) {
+  if (next != 0 && loop->clock_ == ASYNC_CLOCK_REAL) {
     async__time_update(loop);
     next = async__timer_next_ns(loop);
   }
@@ -171,6 +172,7 @@ int64_t async_backend_timeout_ns(async_loop_t *loop) {
   int64_t t;
   if (!async__loop_ok(loop))
     return 0;
+  async__embed_told(loop);
   t = poll_timeout(loop, &jump);
   loop->flags_ &= (uint16_t)~ASYNC__LOOP_STALLED;
   return t;
@@ -184,22 +186,31 @@ int async_backend_timeout(async_loop_t *loop) {
   return ns > 0x7fffffff ? 0x7fffffff : (int)ns;
 }
 
-/* Returns 0, or the backend's error: a poll that fails for good must end
- * async_run rather than spin. */
+/* One turn from the timers on; the caller has read the clock. Returns 0,
+ * or the backend's error: a poll that fails for good must end async_run
+ * rather than spin. A wait that may block counts from the clock read its
+ * timeout was computed with (a virtual clock: its jump) to the read the
+ * backend makes as it returns. */
 static int turn(async_loop_t *loop, async_run_mode mode) {
   int jump = 0, events;
   int64_t timeout;
-  async_update_time(loop);
+  uint64_t wait_from;
+  loop->turns_++;
   async__timers_run(loop);
   async__defers_run(loop);
   async__hooks_run(&loop->idle_);
   async__hooks_run(&loop->prepare_);
   timeout = mode == ASYNC_RUN_NOWAIT ? 0 : poll_timeout(loop, &jump);
+  wait_from = loop->time_;
   events = async__io_poll(loop, timeout);
   if (events < 0)
     return events;
+  loop->events_ += (unsigned)events;
   if (jump && events == 0 && !ready_now(loop) && loop->timer_heap_len_ > 0)
     loop->time_ = loop->timers_.v[0].key;
+  /* A poll skipped (wake already pending) leaves the time where it was. */
+  if ((timeout != 0 || jump) && loop->time_ > wait_from)
+    loop->wait_ns_ += loop->time_ - wait_from;
   async__hooks_run(&loop->check_);
   async__closing_run(loop);
   if (mode == ASYNC_RUN_ONCE) {
@@ -210,16 +221,24 @@ static int turn(async_loop_t *loop, async_run_mode mode) {
   return 0;
 }
 
+static void embed_sync(async_loop_t *loop) {
+  if (ASYNC__UNLIKELY(loop->embed_ & ASYNC__EMBED_HANDLE))
+    loop->backend_->embed_sync(loop);
+}
+
 int async_run(async_loop_t *loop, async_run_mode mode) {
   int alive;
+  uint64_t from;
   if (!async__loop_ok(loop) || (unsigned)mode > ASYNC_RUN_NOWAIT)
     return ASYNC_EINVAL;
   if (loop->running_)
     return ASYNC_EBUSY;
   loop->running_ = 1;
+  async__embed_told(loop);
+  embed_sync(loop);
+  async__time_update(loop);
+  from = loop->time_;
   alive = async_loop_alive(loop);
-  if (!alive)
-    async_update_time(loop);
   while (alive && !(loop->flags_ & ASYNC__LOOP_STOP)) {
     int err = turn(loop, mode);
     if (err != 0) {
@@ -229,12 +248,15 @@ int async_run(async_loop_t *loop, async_run_mode mode) {
     alive = async_loop_alive(loop);
     if (mode != ASYNC_RUN_DEFAULT || (loop->flags_ & ASYNC__LOOP_STALLED))
       break;
+    async__time_update(loop);
   }
   loop->flags_ &= (uint16_t)~(ASYNC__LOOP_STOP | ASYNC__LOOP_STALLED);
+  loop->run_ns_ += async__clock_now(loop) - from;
   loop->running_ = 0;
   if (loop->backend_->flush != NULL)
     loop->backend_->flush(loop);
   async__wake_run_end(loop);
+  embed_sync(loop);
   return alive;
 }
 

@@ -167,7 +167,7 @@ void async__work_done_run(async_loop_t *loop) {
     if (req->type == ASYNC_WORK) {
       async_work_t *w = (async_work_t *)req;
       if (w->after_cb_ != NULL)
-        w->after_cb_(w, req->status_);
+        ASYNC__REQ_CB(req, ASYNC_CB_WORK_DONE, w->after_cb_(w, req->status_));
     } else {
       async__dns_done(req);
     }

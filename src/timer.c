@@ -125,6 +125,6 @@ void async__timers_run(async_loop_t *loop) {
     } else {
       async__handle_stop((async_handle_t *)timer);
     }
-    timer->cb_.timer(timer);
+    ASYNC__HANDLE_CB(timer, ASYNC_CB_TIMER, timer->cb_.timer(timer));
   }
 }

@@ -20,7 +20,7 @@ void async__wakeups_run(async_loop_t *loop) {
     async__list_remove(n);
     async__list_insert_tail(&loop->wakeups_, n);
     if (async__atomic_cas(&w->pending_, &(int){PENDING}, IDLE))
-      w->cb_.wakeup(w);
+      ASYNC__HANDLE_CB(w, ASYNC_CB_WAKEUP, w->cb_.wakeup(w));
   }
 }
 

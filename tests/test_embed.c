@@ -472,6 +472,173 @@ static void test_embed_timeout_zero_when_not_alive_or_stopped(void **state) {
   close(p[1]);
 }
 
+
+/* ---- notices: the loop needs the host sooner ----------------------------------- */
+
+static int notices;
+static void on_notice(async_loop_t *loop) {
+  (void)loop;
+  notices++;
+}
+
+static void test_embed_notify_bad_input(void **state) {
+  async_loop_t loop;
+  void *h = &h;
+  (void)state;
+  assert_int_equal(async_embed_notify(NULL, on_notice), ASYNC_EINVAL);
+  assert_int_equal(async_backend_handle(NULL, &h), ASYNC_EINVAL);
+  test_loop_init(&loop);
+  assert_int_equal(async_backend_handle(&loop, NULL), ASYNC_EINVAL);
+  /* Unix backends have an fd, never a HANDLE. */
+  assert_int_equal(async_backend_handle(&loop, &h), ASYNC_ENOTSUP);
+  assert_ptr_equal(h, &h);
+  assert_false(async_loop_caps(&loop) & ASYNC_CAP_BACKEND_HANDLE);
+  assert_int_equal(async_embed_notify(&loop, NULL), 0);
+  test_loop_close(&loop);
+  assert_int_equal(async_embed_notify(&loop, on_notice), ASYNC_EINVAL);
+}
+
+/* Once per change the host has not yet asked about; only what comes sooner. */
+static void test_embed_notify_timers(void **state) {
+  async_loop_t loop;
+  async_timer_t a, b, c, later;
+  (void)state;
+  test_loop_init(&loop);
+  notices = 0;
+  assert_int_equal(async_timer_init(&loop, &a), 0);
+  assert_int_equal(async_timer_init(&loop, &b), 0);
+  assert_int_equal(async_timer_init(&loop, &c), 0);
+  assert_int_equal(async_timer_init(&loop, &later), 0);
+  assert_int_equal(async_embed_notify(&loop, on_notice), 0);
+  assert_int_equal(async_timer_start(&a, on_timer, 1000, 0), 0);
+  assert_int_equal(notices, 1);
+  assert_int_equal(async_timer_start(&b, on_timer, 500, 0), 0);
+  assert_int_equal(notices, 1); /* the host has not asked since */
+  assert_true(async_backend_timeout(&loop) <= 500);
+  assert_int_equal(async_timer_start(&later, on_timer, 5000, 0), 0);
+  assert_int_equal(notices, 1); /* not sooner */
+  assert_int_equal(async_timer_start(&c, on_timer, 100, 0), 0);
+  assert_int_equal(notices, 2);
+  assert_true(async_backend_timeout(&loop) <= 100);
+  /* Off: no more notices. */
+  assert_int_equal(async_embed_notify(&loop, NULL), 0);
+  assert_int_equal(async_timer_start(&c, on_timer, 1, 0), 0);
+  assert_int_equal(notices, 2);
+  test_loop_close(&loop);
+}
+
+static void test_embed_notify_ready_work(void **state) {
+  async_loop_t loop;
+  async_defer_t d;
+  async_idle_t idle;
+  async_timer_t t;
+  (void)state;
+  test_loop_init(&loop);
+  reset();
+  notices = 0;
+  async_defer_init(&d);
+  assert_int_equal(async_idle_init(&loop, &idle), 0);
+  assert_int_equal(async_timer_init(&loop, &t), 0);
+  assert_int_equal(async_embed_notify(&loop, on_notice), 0);
+  assert_int_equal(async_defer(&loop, &d, on_defer), 0);
+  assert_int_equal(notices, 1);
+  assert_int_equal(async_backend_timeout(&loop), 0);
+  assert_int_equal(async_run(&loop, ASYNC_RUN_NOWAIT), 0); /* nothing else alive */
+  assert_int_equal(calls_defer, 1);
+  assert_int_equal(async_idle_start(&idle, on_idle), 0);
+  assert_int_equal(notices, 2);
+  assert_int_equal(async_backend_timeout(&loop), 0);
+  assert_int_equal(async_idle_stop(&idle), 0);
+  assert_int_equal(async_close((async_handle_t *)&t, NULL), 0);
+  assert_int_equal(notices, 3);
+  assert_int_equal(async_backend_timeout(&loop), 0);
+  test_loop_close(&loop);
+}
+
+/* Inside async_run the loop computes its own wait: no notices. */
+static async_timer_t inner;
+static void start_inner(async_timer_t *t) {
+  (void)t;
+  assert_int_equal(async_timer_start(&inner, on_timer, 0, 0), 0);
+}
+
+static void test_embed_notify_not_inside_run(void **state) {
+  async_loop_t loop;
+  async_timer_t t;
+  (void)state;
+  test_loop_init(&loop);
+  reset();
+  assert_int_equal(async_timer_init(&loop, &t), 0);
+  assert_int_equal(async_timer_init(&loop, &inner), 0);
+  assert_int_equal(async_timer_start(&t, start_inner, 0, 0), 0);
+  notices = 0;
+  assert_int_equal(async_embed_notify(&loop, on_notice), 0);
+  assert_int_equal(async_run(&loop, ASYNC_RUN_DEFAULT), 0);
+  assert_int_equal(calls_timer, 1);
+  assert_int_equal(notices, 0);
+  test_loop_close(&loop);
+}
+
+/* The host sleeps on its own pipe and the backend fd with libasync's
+ * timeout, forever at first (only a watcher is alive). A callback of the
+ * host's own starts a 20 ms libasync timer: the notice makes the host
+ * recompute its timeout, so it wakes for the timer instead of sleeping on. */
+static async_timer_t foreign_timer;
+static void test_embed_host_sees_timer_from_foreign_callback(void **state) {
+  async_loop_t loop;
+  async_watch_t w;
+  int lib_pipe[2], host_pipe[2], fd, timeout, rounds = 0;
+  uint64_t started = 0;
+  (void)state;
+  test_loop_init(&loop);
+  if (!has_fd(&loop)) {
+    assert_int_equal(async_backend_fd(&loop), ASYNC_ENOTSUP);
+    test_loop_close(&loop);
+    return;
+  }
+  reset();
+  notices = 0;
+  guard(20);
+  fd = async_backend_fd(&loop);
+  idle_watcher(&loop, &w, lib_pipe);
+  assert_int_equal(async_timer_init(&loop, &foreign_timer), 0);
+  assert_int_equal(async_embed_notify(&loop, on_notice), 0);
+  assert_int_equal(pipe(host_pipe), 0);
+  assert_int_equal(write(host_pipe[1], "x", 1), 1); /* the host's own event */
+  timeout = async_backend_timeout(&loop);
+  assert_int_equal(timeout, -1);
+  while (calls_timer == 0) {
+    struct pollfd pfd[2] = {{host_pipe[0], POLLIN, 0}, {fd, POLLIN, 0}};
+    int n;
+    assert_true(++rounds < 100);
+    do
+      n = poll(pfd, 2, timeout);
+    while (n < 0 && errno == EINTR);
+    assert_true(n >= 0);
+    if (pfd[0].revents & POLLIN) {
+      char c;
+      assert_int_equal(read(host_pipe[0], &c, 1), 1);
+      /* The host's callback, outside async_run. */
+      assert_int_equal(async_timer_start(&foreign_timer, on_timer, 20, 0), 0);
+      started = async_hrtime();
+      assert_int_equal(notices, 1);
+    }
+    if (notices > 0 || n > 0)
+      assert_int_equal(async_run(&loop, ASYNC_RUN_NOWAIT), 1);
+    timeout = async_backend_timeout(&loop);
+    /* Once the timer is pending, never "forever" again. */
+    if (started != 0 && calls_timer == 0)
+      assert_true(timeout >= 0 && timeout <= 20);
+  }
+  assert_true(fired_at - started >= (uint64_t)(20 * NS_PER_MS));
+  unguard();
+  close(host_pipe[0]);
+  close(host_pipe[1]);
+  test_loop_close(&loop);
+  close(lib_pipe[0]);
+  close(lib_pipe[1]);
+}
+
 static void test_embed_null_loop(void **state) {
   async_loop_t loop;
   (void)state;
@@ -500,6 +667,11 @@ static const struct CMUnitTest tests[] = {
   TEST(test_embed_timeout_zero_once_timer_due),
   TEST(test_embed_timeout_zero_when_not_alive_or_stopped),
   TEST(test_embed_null_loop),
+  TEST(test_embed_notify_bad_input),
+  TEST(test_embed_notify_timers),
+  TEST(test_embed_notify_ready_work),
+  TEST(test_embed_notify_not_inside_run),
+  TEST(test_embed_host_sees_timer_from_foreign_callback),
 };
 
 TEST_MAIN("embed", tests)

@@ -116,12 +116,12 @@ void async__dns_done(async_req_t *r) {
     struct addrinfo *res = req->status_ == 0 ? req->addrinfo : NULL;
     gai_release(req);
     req->addrinfo = NULL;
-    req->cb_(req, req->status_, res);
+    ASYNC__REQ_CB(r, ASYNC_CB_GETADDRINFO, req->cb_(req, req->status_, res));
   } else {
     async_getnameinfo_t *req = (async_getnameinfo_t *)r;
     if (req->status_ == 0)
-      req->cb_(req, 0, req->host, req->service);
+      ASYNC__REQ_CB(r, ASYNC_CB_GETNAMEINFO, req->cb_(req, 0, req->host, req->service));
     else
-      req->cb_(req, req->status_, NULL, NULL);
+      ASYNC__REQ_CB(r, ASYNC_CB_GETNAMEINFO, req->cb_(req, req->status_, NULL, NULL));
   }
 }

@@ -147,15 +147,15 @@ static void report_one(async_stream_t *s) {
     if (w->bufs_ != w->small_)
       async__free(w->bufs_);
     if (w->cb_ != NULL)
-      w->cb_(w, req->status_);
+      ASYNC__REQ_CB(req, ASYNC_CB_WRITE, w->cb_(w, req->status_));
   } else if (req->type == ASYNC_SHUTDOWN) {
     async_shutdown_t *sh = (async_shutdown_t *)req;
     if (sh->cb_ != NULL)
-      sh->cb_(sh, req->status_);
+      ASYNC__REQ_CB(req, ASYNC_CB_SHUTDOWN, sh->cb_(sh, req->status_));
   } else {
     async_connect_t *c = (async_connect_t *)req;
     if (c->cb_ != NULL)
-      c->cb_(c, req->status_);
+      ASYNC__REQ_CB(req, ASYNC_CB_CONNECT, c->cb_(c, req->status_));
   }
 }
 
@@ -177,7 +177,7 @@ static void report_cb(async_defer_t *d) {
 
 void async__stream_schedule_report(async_stream_t *s) {
   if (!async__list_empty(&s->finished_) && !async_defer_pending(&s->report_))
-    async_defer(s->loop, &s->report_, report_cb);
+    async__defer_own(s->loop, &s->report_, report_cb);
 }
 
 /* ---- connections --------------------------------------------------------- */
@@ -198,7 +198,7 @@ static int accept_failed(async_stream_t *s, int err) {
     }
   }
   if (dropped != 0)
-    s->connection_cb_(s, err);
+    ASYNC__HANDLE_CB(s, ASYNC_CB_CONNECTION, s->connection_cb_(s, err));
   return dropped > 0; /* 1: go on accepting */
 }
 
@@ -232,7 +232,7 @@ static void accept_some(async_stream_t *s) {
     }
     s->accepted_fd_ = fd;
     s->stream_flags_ |= ACCEPT_PAUSED;
-    s->connection_cb_(s, 0);
+    ASYNC__HANDLE_CB(s, ASYNC_CB_CONNECTION, s->connection_cb_(s, 0));
     if (async__is_closing(s))
       return;
     if (s->accepted_fd_ >= 0) { /* not taken: wait for async_accept */
@@ -367,21 +367,21 @@ static void read_eof(async_stream_t *s, async_buf_t *buf) {
   s->stream_flags_ = (s->stream_flags_ & ~(unsigned)(READING | READABLE)) | READ_EOF;
   async__handle_stop((async_handle_t *)s);
   update_interest(s);
-  s->cb_.read(s, ASYNC_EOF, buf);
+  async__read_call(s, ASYNC_EOF, buf);
 }
 
 static void read_some(async_stream_t *s) {
   for (int i = 0; i < READ_BATCH && (s->stream_flags_ & READING); i++) {
     async_buf_t buf = {NULL, 0};
     long n;
-    s->alloc_cb_((async_handle_t *)s, READ_SIZE, &buf);
+    async__alloc_call((async_handle_t *)s, s->alloc_cb_, READ_SIZE, &buf);
     if (buf.base == NULL || buf.len == 0) {
-      s->cb_.read(s, ASYNC_ENOBUFS, &buf);
+      async__read_call(s, ASYNC_ENOBUFS, &buf);
       return;
     }
     n = os_read(s, buf.base, buf.len);
     if (n > 0) {
-      s->cb_.read(s, n, &buf);
+      async__read_call(s, n, &buf);
       if ((size_t)n < buf.len)
         return; /* drained for now: the next read would say EAGAIN */
       continue;
@@ -390,7 +390,7 @@ static void read_some(async_stream_t *s) {
       read_eof(s, &buf);
       return;
     }
-    s->cb_.read(s, n == ASYNC_EAGAIN ? 0 : n, &buf); /* 0: the buffer comes back unused */
+    async__read_call(s, n == ASYNC_EAGAIN ? 0 : n, &buf); /* 0: the buffer comes back unused */
     return;
   }
 }

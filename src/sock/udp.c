@@ -201,7 +201,7 @@ static void report_one(async_udp_t *udp) {
   req->state_ = 0;
   udp->loop->active_reqs_--;
   if (req->cb_ != NULL)
-    req->cb_(req, req->status_);
+    ASYNC__REQ_CB(req, ASYNC_CB_UDP_SEND, req->cb_(req, req->status_));
 }
 
 /* Calls back every finished request. A callback may close the handle: the
@@ -285,7 +285,7 @@ int async_udp_send(async_udp_send_t *req, async_udp_t *udp, const async_buf_t bu
   while (err != 0 && !async__list_empty(&udp->queue_))
     finish(udp, async__container_of(udp->queue_.next, async_udp_send_t, link_), err);
   if (!async_defer_pending(&udp->report_))
-    async_defer(udp->loop, &udp->report_, report_cb);
+    async__defer_own(udp->loop, &udp->report_, report_cb);
   return 0;
 }
 
@@ -335,12 +335,12 @@ static void receive(async_udp_t *udp) {
   while (got < budget && (udp->udp_flags_ & ASYNC__UDP_RECEIVING)) {
     async_buf_t buf = {NULL, 0};
     int n;
-    udp->alloc_cb_((async_handle_t *)udp,
-                   (udp->udp_flags_ & ASYNC__UDP_MMSG) ? ASYNC__UDP_MMSG_MAX * ASYNC__UDP_RECV_SIZE
-                                                       : ASYNC__UDP_RECV_SIZE,
-                   &buf);
+    async__alloc_call((async_handle_t *)udp, udp->alloc_cb_,
+                      (udp->udp_flags_ & ASYNC__UDP_MMSG) ? ASYNC__UDP_MMSG_MAX * ASYNC__UDP_RECV_SIZE
+                                                          : ASYNC__UDP_RECV_SIZE,
+                      &buf);
     if (buf.base == NULL || buf.len == 0) {
-      udp->cb_.udp_recv(udp, ASYNC_ENOBUFS, &buf, NULL, 0);
+      async__recv_call(udp, ASYNC_ENOBUFS, &buf, NULL, 0);
       return;
     }
     n = async__udp_recv(udp, &buf);

@@ -299,4 +299,6 @@ const struct async__backend async__kqueue_backend = {
 #else
   kq_watch_pid,
 #endif
+  NULL, /* backend_handle */
+  NULL, /* embed_sync */
 };

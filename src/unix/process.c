@@ -129,7 +129,7 @@ static void child_exited(async_loop_t *loop, struct async__child *c, int status)
   else if (WIFSIGNALED(status))
     sig = WTERMSIG(status);
   if (p->exit_cb_ != NULL)
-    p->exit_cb_(p, code, sig);
+    ASYNC__HANDLE_CB(p, ASYNC_CB_EXIT, p->exit_cb_(p, code, sig));
 }
 
 /* 1 if the child was reaped (and reported). ECHILD means someone else reaped

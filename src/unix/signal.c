@@ -190,6 +190,6 @@ void async__signal_dispatch(async_loop_t *loop) {
       continue;
     if (h->oneshot_)
       stop(h);
-    h->cb_.signal(h, signum);
+    ASYNC__HANDLE_CB(h, ASYNC_CB_SIGNAL, h->cb_.signal(h, signum));
   }
 }

@@ -54,17 +54,17 @@ static int receive_many(async_udp_t *udp, const async_buf_t *buf) {
     r = recvmmsg(udp->fd_, hdrs, n, 0, NULL);
   while (r < 0 && errno == EINTR);
   if (r < 0) {
-    udp->cb_.udp_recv(udp, errno == EWOULDBLOCK ? 0 : async_translate_sys_error(errno), buf, NULL,
+    async__recv_call(udp, errno == EWOULDBLOCK ? 0 : async_translate_sys_error(errno), buf, NULL,
                       0);
     return 0;
   }
   for (int i = 0; i < r && (udp->udp_flags_ & ASYNC__UDP_RECEIVING); i++) {
     async_buf_t chunk = {buf->base + (size_t)i * ASYNC__UDP_RECV_SIZE, hdrs[i].msg_len};
-    udp->cb_.udp_recv(udp, (long)hdrs[i].msg_len, &chunk, (struct sockaddr *)&peers[i],
+    async__recv_call(udp, (long)hdrs[i].msg_len, &chunk, (struct sockaddr *)&peers[i],
                       ASYNC_UDP_MMSG_CHUNK |
                           ((hdrs[i].msg_hdr.msg_flags & MSG_TRUNC) ? ASYNC_UDP_PARTIAL : 0u));
   }
-  udp->cb_.udp_recv(udp, 0, buf, NULL, ASYNC_UDP_MMSG_FREE);
+  async__recv_call(udp, 0, buf, NULL, ASYNC_UDP_MMSG_FREE);
   return (unsigned)r == n;
 }
 #endif
@@ -88,10 +88,10 @@ static int receive_one(async_udp_t *udp, async_buf_t *buf) {
   while (n < 0 && errno == EINTR);
   if (n < 0) {
     int err = errno == EWOULDBLOCK ? 0 : async_translate_sys_error(errno);
-    udp->cb_.udp_recv(udp, err, buf, NULL, 0); /* 0: the buffer comes back unused */
+    async__recv_call(udp, err, buf, NULL, 0); /* 0: the buffer comes back unused */
     return 0;
   }
-  udp->cb_.udp_recv(udp, (long)n, buf, (struct sockaddr *)&peer,
+  async__recv_call(udp, (long)n, buf, (struct sockaddr *)&peer,
                     (msg.msg_flags & MSG_TRUNC) ? ASYNC_UDP_PARTIAL : 0u);
   return 1;
 }

@@ -135,4 +135,6 @@ const struct async__backend async__iocp_backend = {
   NULL,
   NULL, /* flush: changes are applied as they are made */
   NULL, /* watch_pid */
+  NULL, /* backend_handle */
+  NULL, /* embed_sync */
 };

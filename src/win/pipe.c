@@ -309,7 +309,7 @@ static void accept_done(struct pipe_state *st, struct pipe_op *op, DWORD err) {
   if (err != 0 && err != ERROR_PIPE_CONNECTED && err != ERROR_NO_DATA) {
     CloseHandle(h);
     if (err != ERROR_OPERATION_ABORTED)
-      s->connection_cb_(s, async_translate_sys_error((int)err));
+      ASYNC__HANDLE_CB(s, ASYNC_CB_CONNECTION, s->connection_cb_(s, async_translate_sys_error((int)err)));
     return;
   }
   if (err == ERROR_NO_DATA || st->nready == READY_MAX) { /* the client left already */
@@ -319,7 +319,7 @@ static void accept_done(struct pipe_state *st, struct pipe_op *op, DWORD err) {
   }
   st->ready[st->nready++] = h;
   wait_for_client(st, INVALID_HANDLE_VALUE); /* keep the number waiting */
-  s->connection_cb_(s, 0);
+  ASYNC__HANDLE_CB(s, ASYNC_CB_CONNECTION, s->connection_cb_(s, 0));
 }
 
 int async__pipe_ready(async_stream_t *server, async_stream_t *client, HANDLE *h) {

@@ -56,7 +56,7 @@ static void start_read(struct pipe_state *st) {
 static void end_read(async_stream_t *s, int end, const async_buf_t *buf) {
   s->stream_flags_ &= ~(unsigned)(READING | (end == ASYNC_EOF ? READABLE : 0u));
   async__handle_stop((async_handle_t *)s);
-  s->cb_.read(s, end, buf);
+  async__read_call(s, end, buf);
 }
 
 /* What one recv into buf found; 1 to go on. */
@@ -65,7 +65,7 @@ static int recv_one(struct pipe_state *st, async_stream_t *s, async_buf_t *buf) 
   int n = recv((SOCKET)st->h, buf->base, len, 0), err;
   if (n > 0) {
     st->sock_ready = n == len; /* a short recv drained the socket */
-    s->cb_.read(s, n, buf);
+    async__read_call(s, n, buf);
     return !async__is_closing(s);
   }
   st->sock_ready = 0;
@@ -80,7 +80,7 @@ static int recv_one(struct pipe_state *st, async_stream_t *s, async_buf_t *buf) 
     end_read(s, st->read_end, buf);
     return 0;
   }
-  s->cb_.read(s, 0, buf); /* the buffer comes back unused */
+  async__read_call(s, 0, buf); /* the buffer comes back unused */
   return 0;
 }
 
@@ -92,12 +92,12 @@ static void recv_some(struct pipe_state *st) {
     async_buf_t buf = {NULL, 0};
     if (i == RECV_BATCH) {
       if (!async_defer_pending(&st->deliver))
-        async_defer(s->loop, &st->deliver, deliver_cb);
+        async__defer_own(s->loop, &st->deliver, deliver_cb);
       return;
     }
-    s->alloc_cb_((async_handle_t *)s, BUF_SIZE, &buf);
+    async__alloc_call((async_handle_t *)s, s->alloc_cb_, BUF_SIZE, &buf);
     if (buf.base == NULL || buf.len == 0) {
-      s->cb_.read(s, ASYNC_ENOBUFS, &buf);
+      async__read_call(s, ASYNC_ENOBUFS, &buf);
       return;
     }
     if (!recv_one(st, s, &buf))
@@ -116,16 +116,16 @@ static void deliver(struct pipe_state *st) {
   while (s != NULL && (s->stream_flags_ & READING) && st->roff < st->rlen) {
     async_buf_t buf = {NULL, 0};
     size_t n = st->rlen - st->roff;
-    s->alloc_cb_((async_handle_t *)s, n, &buf);
+    async__alloc_call((async_handle_t *)s, s->alloc_cb_, n, &buf);
     if (buf.base == NULL || buf.len == 0) {
-      s->cb_.read(s, ASYNC_ENOBUFS, &buf);
+      async__read_call(s, ASYNC_ENOBUFS, &buf);
       return;
     }
     if (n > buf.len)
       n = buf.len;
     memcpy(buf.base, st->rbuf + st->roff, n);
     st->roff += (DWORD)n;
-    s->cb_.read(s, (long)n, &buf);
+    async__read_call(s, (long)n, &buf);
     if (async__is_closing(s))
       return;
   }
@@ -172,11 +172,11 @@ int async__pipe_read_start(async_stream_t *s, async_alloc_cb alloc_cb, async_rea
   /* Bytes kept from before, or an end, go out from the loop; otherwise read. */
   if (st->roff < st->rlen || st->read_end != 0 || st->sock_ready) {
     if (!async_defer_pending(&st->deliver))
-      async_defer(s->loop, &st->deliver, deliver_cb);
+      async__defer_own(s->loop, &st->deliver, deliver_cb);
   } else if (!st->read_inflight) {
     start_read(st);
     if (st->read_end != 0)
-      async_defer(s->loop, &st->deliver, deliver_cb);
+      async__defer_own(s->loop, &st->deliver, deliver_cb);
   }
   return 0;
 }

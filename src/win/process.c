@@ -186,7 +186,7 @@ void async__process_done(async_loop_t *loop, OVERLAPPED *ov) {
   p->child_ = NULL;
   async__handle_stop((async_handle_t *)p);
   if (p->exit_cb_ != NULL)
-    p->exit_cb_(p, (int64_t)code, sig);
+    ASYNC__HANDLE_CB(p, ASYNC_CB_EXIT, p->exit_cb_(p, (int64_t)code, sig));
 }
 
 /* Closing does not end the child. The record goes now unless its packet is

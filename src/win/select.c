@@ -217,4 +217,6 @@ const struct async__backend async__select_backend = {
   NULL,
   NULL, /* flush: changes are applied as they are made */
   NULL, /* watch_pid */
+  NULL, /* backend_handle */
+  NULL, /* embed_sync */
 };

@@ -151,11 +151,11 @@ static void accept_done(struct pipe_state *st, struct pipe_op *op, DWORD err) {
     st->ready[st->nready++] = (HANDLE)c;
   refill = top_up(st);
   if (err == 0 || !gave_up(err))
-    s->connection_cb_(s, err == 0 ? 0 : async_translate_sys_error((int)err));
+    ASYNC__HANDLE_CB(s, ASYNC_CB_CONNECTION, s->connection_cb_(s, err == 0 ? 0 : async_translate_sys_error((int)err)));
   /* No accept is left waiting (out of sockets, say): the listener would
    * wait for nothing without a word. */
   if (refill != 0 && st->s != NULL && (s->stream_flags_ & LISTENING))
-    s->connection_cb_(s, refill);
+    ASYNC__HANDLE_CB(s, ASYNC_CB_CONNECTION, s->connection_cb_(s, refill));
 }
 
 int async__tcp_accept(async_stream_t *server, async_stream_t *client) {

@@ -49,15 +49,15 @@ int async__udp_recv(async_udp_t *udp, async_buf_t *buf) {
   if (n == SOCKET_ERROR) {
     int err = WSAGetLastError();
     if (err == WSAEMSGSIZE) {
-      udp->cb_.udp_recv(udp, (long)len, buf, (struct sockaddr *)&peer, ASYNC_UDP_PARTIAL);
+      async__recv_call(udp, (long)len, buf, (struct sockaddr *)&peer, ASYNC_UDP_PARTIAL);
       return 1;
     }
     /* 0: nothing more for now, the buffer comes back unused */
-    udp->cb_.udp_recv(udp, err == WSAEWOULDBLOCK ? 0 : async_translate_sys_error(err), buf, NULL,
+    async__recv_call(udp, err == WSAEWOULDBLOCK ? 0 : async_translate_sys_error(err), buf, NULL,
                       0);
     return 0;
   }
-  udp->cb_.udp_recv(udp, (long)n, buf, (struct sockaddr *)&peer, 0);
+  async__recv_call(udp, (long)n, buf, (struct sockaddr *)&peer, 0);
   return 1;
 }
 
