@@ -1,7 +1,8 @@
 #include "internal.h"
 
-/* The data of the library's own deferred calls: their callbacks are not
- * the user's (the user callbacks they make are timed on their own). */
+/* The data of the library's own deferred calls, which find their owner
+ * with async__container_of: their callbacks are not the user's (the user
+ * callbacks they make are timed on their own). */
 static char own;
 
 void async_defer_init(async_defer_t *d) {

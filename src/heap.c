@@ -88,10 +88,6 @@ int async__heap_insert(async_loop_t *loop, async_timer_t *t, uint64_t deadline) 
   if (n > 0 && less(&v[n], &v[(n - 1) / ARITY])) /* most starts stay where they land */
     rise(v, n, v[n]);
   loop->walk_gen_++;
-  /* Due before any other: a host may be sleeping past it. (Read from the
-   * table: rise wrote t's slot through an async_handle_t pointer.) */
-  if (v[0].handle == (async_handle_t *)t)
-    async__embed_poke(loop);
   return 0;
 }
 

@@ -37,6 +37,10 @@ int async_timer_start_ns(async_timer_t *timer, async_timer_cb cb, uint64_t timeo
   timer->repeat_ns = repeat_ns;
   timer->flags_ |= ASYNC__STARTED;
   async__handle_start((async_handle_t *)timer);
+  /* Due before any other: a host may be sleeping past it. (Read from the
+   * table: the heap wrote the slot through an async_handle_t pointer.) */
+  if (timer->loop->timers_.v[0].handle == (async_handle_t *)timer)
+    async__embed_poke(timer->loop);
   return 0;
 }
 

@@ -184,7 +184,7 @@ static void test_caps_of_backend_under_test(void **state) {
          ASYNC_CAP_TCP | ASYNC_CAP_UDP;
   if (strcmp(name, "iocp") == 0) /* watchers through AFD polls; named pipes; children */
     assert_int_equal(caps, base | ASYNC_CAP_FD_WATCH | ASYNC_CAP_HANGUP | ASYNC_CAP_PIPE |
-                               ASYNC_CAP_PROCESS);
+                               ASYNC_CAP_PROCESS | ASYNC_CAP_BACKEND_HANDLE);
   else if (strcmp(name, "select") == 0)
     assert_int_equal(caps, base | ASYNC_CAP_FD_WATCH | ASYNC_CAP_FD_LIMIT);
   else

@@ -8,7 +8,6 @@
  * deadline. */
 #include "win.h"
 
-#define BATCH 128
 #define WAKE_KEY ((ULONG_PTR)1)
 #define AFD_KEY ((ULONG_PTR)2)
 
@@ -16,7 +15,8 @@ struct iocp_state {
   HANDLE port;
   unsigned held; /* pipe and socket operations in the kernel, exit packets due (awaited) */
   struct async__afd *afd; /* NULL where AFD cannot be opened: no watchers */
-  OVERLAPPED_ENTRY entries[BATCH];
+  struct async__iocp_embed *embed; /* NULL until a host asks for the handle */
+  OVERLAPPED_ENTRY entries[ASYNC__IOCP_BATCH];
 };
 
 static void post_wake(async_loop_t *loop) {
@@ -69,11 +69,16 @@ static void dispatch(async_loop_t *loop, struct iocp_state *st, OVERLAPPED_ENTRY
 static void iocp_close(async_loop_t *loop) {
   struct iocp_state *st = loop->backend_state_;
   int woken = 0;
+  if (st->embed != NULL) {
+    ULONG n = async__iocp_embed_close(st->embed, st->entries);
+    for (ULONG i = 0; i < n; i++)
+      dispatch(loop, st, &st->entries[i], &woken);
+  }
   if (st->afd != NULL)
     async__afd_cancel_all(st->afd);
   while (st->held > 0 || (st->afd != NULL && async__afd_inflight(st->afd) > 0)) {
     ULONG n = 0;
-    if (!GetQueuedCompletionStatusEx(st->port, st->entries, BATCH, &n, 5000, FALSE))
+    if (!GetQueuedCompletionStatusEx(st->port, st->entries, ASYNC__IOCP_BATCH, &n, 5000, FALSE))
       break; /* the kernel never answered: leak rather than free live memory */
     for (ULONG i = 0; i < n; i++)
       dispatch(loop, st, &st->entries[i], &woken);
@@ -97,10 +102,11 @@ static int iocp_modify(async_loop_t *loop, int fd, unsigned old_events, unsigned
 /* One wait; the number of packets taken, 0 on timeout, or an error. */
 static int wait_once(async_loop_t *loop, int64_t timeout_ns) {
   struct iocp_state *st = loop->backend_state_;
-  ULONG n = 0;
+  ULONG n = st->embed != NULL ? async__iocp_embed_take(st->embed, st->entries) : 0;
   int woken = 0;
-  BOOL ok = GetQueuedCompletionStatusEx(st->port, st->entries, BATCH, &n,
-                                        (DWORD)async__wait_ms(timeout_ns), FALSE);
+  /* Packets the host's watch took come first, without a wait. */
+  BOOL ok = n > 0 || GetQueuedCompletionStatusEx(st->port, st->entries, ASYNC__IOCP_BATCH, &n,
+                                                 (DWORD)async__wait_ms(timeout_ns), FALSE);
   DWORD err = ok ? 0 : GetLastError();
   async__io_waited(loop);
   if (!ok)
@@ -121,11 +127,27 @@ static int iocp_poll(async_loop_t *loop, int64_t timeout_ns) {
   }
 }
 
+static int iocp_handle(async_loop_t *loop, void **handle) {
+  struct iocp_state *st = loop->backend_state_;
+  if (st->embed == NULL) {
+    int err = async__iocp_embed_open(&st->embed, st->port);
+    if (err != 0)
+      return err;
+  }
+  *handle = async__iocp_embed_handle(st->embed);
+  return 0;
+}
+
+static void iocp_embed_sync(async_loop_t *loop) {
+  struct iocp_state *st = loop->backend_state_;
+  async__iocp_embed_sync(st->embed, loop);
+}
+
 const struct async__backend async__iocp_backend = {
   "iocp",
   ASYNC_CAP_TIMERS | ASYNC_CAP_WAKEUP | ASYNC_CAP_FD_WATCH | ASYNC_CAP_HANGUP |
       ASYNC_CAP_TCP | ASYNC_CAP_UDP | ASYNC_CAP_PIPE | ASYNC_CAP_THREADPOOL | ASYNC_CAP_DNS |
-      ASYNC_CAP_PROCESS,
+      ASYNC_CAP_PROCESS | ASYNC_CAP_BACKEND_HANDLE,
   0,
   NULL,
   iocp_init,
@@ -135,6 +157,6 @@ const struct async__backend async__iocp_backend = {
   NULL,
   NULL, /* flush: changes are applied as they are made */
   NULL, /* watch_pid */
-  NULL, /* backend_handle */
-  NULL, /* embed_sync */
+  iocp_handle,
+  iocp_embed_sync,
 };

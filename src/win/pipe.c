@@ -41,7 +41,6 @@ static struct pipe_state *state_of(async_stream_t *s) {
   async__list_init(&st->accepts);
   async__list_init(&st->writes);
   async_defer_init(&st->deliver);
-  st->deliver.data = st;
   s->io_.data = st;
   return st;
 }

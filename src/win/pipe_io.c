@@ -143,7 +143,9 @@ static void deliver(struct pipe_state *st) {
   }
 }
 
-static void deliver_cb(async_defer_t *d) { deliver(d->data); }
+static void deliver_cb(async_defer_t *d) {
+  deliver(async__container_of(d, struct pipe_state, deliver));
+}
 
 void async__pipe_read_done(struct pipe_state *st, DWORD err, DWORD n) {
   st->read_inflight = 0;

@@ -67,6 +67,19 @@ void async__process_done(async_loop_t *loop, OVERLAPPED *ov);
 #define ASYNC__PIPE_KEY ((ULONG_PTR)3)
 #define ASYNC__PROCESS_KEY ((ULONG_PTR)4)
 HANDLE async__iocp_port(const async_loop_t *loop);
+/* Packets one wait of the port takes at most. */
+#define ASYNC__IOCP_BATCH 128
+
+/* iocp_embed.c: the waitable handle of async_backend_handle and the thread
+ * that watches the port for a host while the loop is not running. Its stop
+ * packets carry ASYNC__EMBED_KEY (a poll of the loop's own ignores them). */
+#define ASYNC__EMBED_KEY ((ULONG_PTR)5)
+struct async__iocp_embed;
+int async__iocp_embed_open(struct async__iocp_embed **out, HANDLE port);
+ULONG async__iocp_embed_close(struct async__iocp_embed *e, OVERLAPPED_ENTRY *out);
+HANDLE async__iocp_embed_handle(const struct async__iocp_embed *e);
+ULONG async__iocp_embed_take(struct async__iocp_embed *e, OVERLAPPED_ENTRY *out);
+void async__iocp_embed_sync(struct async__iocp_embed *e, async_loop_t *loop);
 void async__iocp_hold(async_loop_t *loop, int delta);
 
 /* wakeup.c: runs what a wake announced (pool results, wakeup handles). */
