@@ -181,7 +181,7 @@ static void test_caps_of_backend_under_test(void **state) {
    * IOCP tells hang-ups apart, select limits the number of sockets. */
   (void)base;
   base = ASYNC_CAP_TIMERS | ASYNC_CAP_WAKEUP | ASYNC_CAP_THREADPOOL | ASYNC_CAP_DNS |
-         ASYNC_CAP_TCP | ASYNC_CAP_UDP;
+         ASYNC_CAP_TCP | ASYNC_CAP_UDP | ASYNC_CAP_SIGNAL; /* console signals */
   if (strcmp(name, "iocp") == 0) /* watchers through AFD polls; named pipes; children */
     assert_int_equal(caps, base | ASYNC_CAP_FD_WATCH | ASYNC_CAP_HANGUP | ASYNC_CAP_PIPE |
                                ASYNC_CAP_PROCESS | ASYNC_CAP_BACKEND_HANDLE);

@@ -88,6 +88,22 @@ struct async__sock_entry {
   uint32_t io_gen_poll_;  /* io_gen_ when the current poll began */          \
   void (*wake_fn_)(async_loop_t *loop); /* the backend's way to wake a poll */ \
   volatile LONG wake_pending_;  /* a wake is in flight */                    \
-  struct async__link wakeups_;
+  struct async__link wakeups_;                                              \
+  struct async__link signals_;     /* this loop's started signal handles */  \
+  struct async__link signal_link_; /* in the process's list while it has some */ \
+  volatile LONG signals_pending_;  /* bit n: console signal slot n arrived */ \
+  uint16_t signal_users_[3];       /* started handles per console signal */
+
+/* The console's signals (async_signal_start; docs/signals.md): the C
+ * runtime has SIGINT and SIGBREAK; these are the numbers Unix gives. */
+#ifndef SIGHUP
+# define SIGHUP 1
+#endif
+#ifndef SIGBREAK
+# define SIGBREAK 21
+#endif
+#ifndef SIGWINCH
+# define SIGWINCH 28
+#endif
 
 #endif /* ASYNC_WIN_H */

@@ -1,5 +1,5 @@
 /* What every Windows loop has besides its backend: Winsock, the socket
- * table and the list of wakeup handles. The backend's init has set
+ * table, the lists of wakeup and signal handles. The backend's init has set
  * wake_fn_ before this runs. */
 #include "win.h"
 
@@ -9,10 +9,14 @@ int async__platform_init(async_loop_t *loop) {
   loop->io_gen_ = loop->io_gen_poll_ = 0;
   loop->wake_pending_ = 0;
   async__list_init(&loop->wakeups_);
+  async__signal_loop_init(loop);
   return async__winsock_init();
 }
 
-void async__platform_close(async_loop_t *loop) { async__io_free(loop); }
+void async__platform_close(async_loop_t *loop) {
+  async__signal_loop_close(loop);
+  async__io_free(loop);
+}
 
 /* There is no fork on Windows (ASYNC_CAP_FORK is off). */
 int async__platform_fork(async_loop_t *loop) {

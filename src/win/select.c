@@ -207,7 +207,7 @@ static int select_poll(async_loop_t *loop, int64_t timeout_ns) {
 const struct async__backend async__select_backend = {
   "select",
   ASYNC_CAP_TIMERS | ASYNC_CAP_WAKEUP | ASYNC_CAP_FD_WATCH | ASYNC_CAP_FD_LIMIT |
-      ASYNC_CAP_TCP | ASYNC_CAP_UDP | ASYNC_CAP_THREADPOOL | ASYNC_CAP_DNS,
+      ASYNC_CAP_TCP | ASYNC_CAP_UDP | ASYNC_CAP_THREADPOOL | ASYNC_CAP_DNS | ASYNC_CAP_SIGNAL,
   WATCH_LIMIT,
   NULL,
   select_init,

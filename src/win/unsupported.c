@@ -1,6 +1,6 @@
 /* The public calls Windows does not offer yet: they exist so that the same
  * program links everywhere, and refuse with ASYNC_ENOTSUP, matching the
- * capability bits the Windows backends leave off (signal, unix-socket;
+ * capability bits the Windows backends leave off (unix-socket;
  * passing handles over IPC pipes; permissions and peer credentials of
  * pipes). No handle of these
  * types can be created, so the close hooks the portable core calls for them
@@ -8,23 +8,6 @@
 #include "win.h"
 
 #define ARG(x) (void)(x)
-
-int async_signal_init(async_loop_t *loop, async_signal_t *h) {
-  int err = async__handle_claim(loop, h); /* unmarked: closing it is refused */
-  return err != 0 ? err : ASYNC_ENOTSUP;
-}
-/* No init succeeds, so no handle here is an open signal handle. */
-int async_signal_start(async_signal_t *h, async_signal_cb cb, int signum) {
-  ARG(cb); ARG(signum);
-  return async__handle_ok(h, ASYNC_SIGNAL) ? ASYNC_ENOTSUP : ASYNC_EINVAL;
-}
-int async_signal_start_oneshot(async_signal_t *h, async_signal_cb cb, int signum) {
-  return async_signal_start(h, cb, signum);
-}
-int async_signal_stop(async_signal_t *h) {
-  return async__handle_ok(h, ASYNC_SIGNAL) ? ASYNC_ENOTSUP : ASYNC_EINVAL;
-}
-void async__signal_close(async_signal_t *h) { ARG(h); }
 
 int async_write2(async_write_t *req, async_stream_t *stream, const async_buf_t bufs[],
                  unsigned nbufs, async_handle_t *send_handle, async_write_cb cb) {

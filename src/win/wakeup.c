@@ -14,6 +14,7 @@ void async__wake(async_loop_t *loop) {
 void async__wake_process(async_loop_t *loop) {
   InterlockedExchange(&loop->wake_pending_, 0);
   async__work_done_run(loop);
+  async__signal_dispatch(loop);
   async__wakeups_run(loop);
 }
 

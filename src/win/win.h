@@ -82,6 +82,12 @@ ULONG async__iocp_embed_take(struct async__iocp_embed *e, OVERLAPPED_ENTRY *out)
 void async__iocp_embed_sync(struct async__iocp_embed *e, async_loop_t *loop);
 void async__iocp_hold(async_loop_t *loop, int delta);
 
+/* signal.c: console control events as signal handles. */
+#define ASYNC__WIN_SIGNALS 3
+void async__signal_loop_init(async_loop_t *loop);
+void async__signal_loop_close(async_loop_t *loop);
+void async__signal_dispatch(async_loop_t *loop);
+
 /* wakeup.c: runs what a wake announced (pool results, wakeup handles). */
 void async__wake_process(async_loop_t *loop);
 
