@@ -178,7 +178,7 @@ static void work_done(async_work_t *req, int status) {
 
 static void test_embedwin_pool_work(void **state) {
   async_loop_t loop;
-  async_work_t w;
+  async_work_t w = {0};
   HANDLE h;
   (void)state;
   if (!open_handle(&loop, &h))
