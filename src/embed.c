@@ -19,8 +19,7 @@ void async__embed_told(async_loop_t *loop) {
 }
 
 void async__embed_changed(async_loop_t *loop) {
-  if (loop->embed_ & ASYNC__EMBED_HANDLE)
-    loop->backend_->embed_sync(loop);
+  async__embed_sync(loop);
   if ((loop->embed_ & (ASYNC__EMBED_NOTIFY | ASYNC__EMBED_NOTICED)) == ASYNC__EMBED_NOTIFY) {
     loop->embed_ |= ASYNC__EMBED_NOTICED;
     loop->embed_cb_(loop);
@@ -36,8 +35,8 @@ int async_backend_handle(async_loop_t *loop, void **handle) {
   err = loop->backend_->backend_handle(loop, handle);
   if (err == 0 && !(loop->embed_ & ASYNC__EMBED_HANDLE)) {
     loop->embed_ |= ASYNC__EMBED_HANDLE;
-    if (!loop->running_)
-      loop->backend_->embed_sync(loop);
+    if (!loop->running_) /* inside async_run, its end syncs */
+      async__embed_sync(loop);
   }
   return err;
 }

@@ -122,7 +122,7 @@ int async_close(async_handle_t *h, async_close_cb close_cb) {
   case ASYNC_CHECK: async__hook_close((struct async_hook_s *)h); break;
   case ASYNC_WATCH: async__watch_close((async_watch_t *)h); break;
   case ASYNC_WAKEUP: async__wakeup_close((async_wakeup_t *)h); break;
-  case ASYNC_SIGNAL: async__signal_close((async_signal_t *)h); break;
+  case ASYNC_SIGNAL: async__signal_stop((async_signal_t *)h); break;
   case ASYNC_UDP: async__udp_close((async_udp_t *)h); break;
   case ASYNC_PIPE:
   case ASYNC_TCP: async__stream_close((async_stream_t *)h); break;

@@ -250,6 +250,11 @@ enum {
   ASYNC__EMBED_HANDLE = 1u << 2   /* async_backend_handle made the backend's handle */
 };
 void async__embed_changed(async_loop_t *loop);
+/* The backend's host handle, once made, follows the loop's state. */
+static inline void async__embed_sync(async_loop_t *loop) {
+  if (ASYNC__UNLIKELY(loop->embed_ & ASYNC__EMBED_HANDLE))
+    loop->backend_->embed_sync(loop);
+}
 void async__embed_told(async_loop_t *loop);
 /* A call outside async_run may have made the loop need the host sooner. */
 static inline void async__embed_poke(async_loop_t *loop) {
@@ -316,7 +321,11 @@ long async__process_fd_limit(void);
 int async__fd_check(int fd); /* 0 if fd may be watched, else why not */
 void async__watch_close(async_watch_t *w);
 void async__wakeup_close(async_wakeup_t *w);
-void async__signal_close(async_signal_t *h);
+/* signal.c (shared) and the platform's signal.c: a handle's start with
+ * its checks, its stop (a stopped one is left alone), and the dispatch. */
+int async__signal_start(async_signal_t *h, async_signal_cb cb, int signum, int oneshot);
+void async__signal_stop(async_signal_t *h);
+void async__signals_run(async_loop_t *loop, uint64_t pending);
 void async__process_close(async_process_t *p);
 void async__udp_close(async_udp_t *udp);
 void async__udp_finish_close(async_udp_t *udp);

@@ -221,11 +221,6 @@ static int turn(async_loop_t *loop, async_run_mode mode) {
   return 0;
 }
 
-static void embed_sync(async_loop_t *loop) {
-  if (ASYNC__UNLIKELY(loop->embed_ & ASYNC__EMBED_HANDLE))
-    loop->backend_->embed_sync(loop);
-}
-
 int async_run(async_loop_t *loop, async_run_mode mode) {
   int alive;
   uint64_t from;
@@ -235,7 +230,7 @@ int async_run(async_loop_t *loop, async_run_mode mode) {
     return ASYNC_EBUSY;
   loop->running_ = 1;
   async__embed_told(loop);
-  embed_sync(loop);
+  async__embed_sync(loop);
   async__time_update(loop);
   from = loop->time_;
   alive = async_loop_alive(loop);
@@ -256,7 +251,7 @@ int async_run(async_loop_t *loop, async_run_mode mode) {
   if (loop->backend_->flush != NULL)
     loop->backend_->flush(loop);
   async__wake_run_end(loop);
-  embed_sync(loop);
+  async__embed_sync(loop);
   return alive;
 }
 

@@ -39,7 +39,8 @@ int async_timer_start_ns(async_timer_t *timer, async_timer_cb cb, uint64_t timeo
   async__handle_start((async_handle_t *)timer);
   /* Due before any other: a host may be sleeping past it. (Read from the
    * table: the heap wrote the slot through an async_handle_t pointer.) */
-  if (timer->loop->timers_.v[0].handle == (async_handle_t *)timer)
+  if (ASYNC__UNLIKELY(timer->loop->embed_ != 0) &&
+      timer->loop->timers_.v[0].handle == (async_handle_t *)timer)
     async__embed_poke(timer->loop);
   return 0;
 }

@@ -176,7 +176,7 @@ static void report_cb(async_defer_t *d) {
 }
 
 void async__stream_schedule_report(async_stream_t *s) {
-  if (!async__list_empty(&s->finished_) && !async_defer_pending(&s->report_))
+  if (!async__list_empty(&s->finished_))
     async__defer_own(s->loop, &s->report_, report_cb);
 }
 

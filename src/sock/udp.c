@@ -284,8 +284,7 @@ int async_udp_send(async_udp_send_t *req, async_udp_t *udp, const async_buf_t bu
     return 0;
   while (err != 0 && !async__list_empty(&udp->queue_))
     finish(udp, async__container_of(udp->queue_.next, async_udp_send_t, link_), err);
-  if (!async_defer_pending(&udp->report_))
-    async__defer_own(udp->loop, &udp->report_, report_cb);
+  async__defer_own(udp->loop, &udp->report_, report_cb);
   return 0;
 }
 

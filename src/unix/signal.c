@@ -96,19 +96,7 @@ void async__signal_loop_close(async_loop_t *loop) {
   loop->signal_slot_ = -1;
 }
 
-int async_signal_init(async_loop_t *loop, async_signal_t *h) {
-  int err = async__handle_claim(loop, h);
-  if (err != 0)
-    return err;
-  if (!(loop->caps_ & ASYNC_CAP_SIGNAL))
-    return ASYNC_ENOTSUP;
-  h->signum = 0;
-  h->oneshot_ = 0;
-  h->link_.next = h->link_.prev = NULL;
-  return async__handle_init(loop, (async_handle_t *)h, ASYNC_SIGNAL);
-}
-
-static int start(async_signal_t *h, async_signal_cb cb, int signum, int oneshot) {
+int async__signal_start(async_signal_t *h, async_signal_cb cb, int signum, int oneshot) {
   int err = 0;
   if (!async__handle_ok(h, ASYNC_SIGNAL) || cb == NULL || signum < 1 || signum > MAX_SIGNAL ||
       signum >= NSIG || signum == SIGKILL || signum == SIGSTOP)
@@ -141,15 +129,7 @@ static int start(async_signal_t *h, async_signal_cb cb, int signum, int oneshot)
   return err;
 }
 
-int async_signal_start(async_signal_t *h, async_signal_cb cb, int signum) {
-  return start(h, cb, signum, 0);
-}
-
-int async_signal_start_oneshot(async_signal_t *h, async_signal_cb cb, int signum) {
-  return start(h, cb, signum, 1);
-}
-
-static void stop(async_signal_t *h) {
+void async__signal_stop(async_signal_t *h) {
   if (!async__is_active(h))
     return;
   pthread_mutex_lock(&lock);
@@ -163,33 +143,8 @@ static void stop(async_signal_t *h) {
   async__handle_stop((async_handle_t *)h);
 }
 
-int async_signal_stop(async_signal_t *h) {
-  if (!async__handle_ok(h, ASYNC_SIGNAL))
-    return ASYNC_EINVAL;
-  stop(h);
-  return 0;
-}
-
-void async__signal_close(async_signal_t *h) { stop(h); }
-
 /* On the loop thread, after a wake: call the handles of what arrived. */
 void async__signal_dispatch(async_loop_t *loop) {
-  struct async__link batch;
-  uint64_t pending;
-  if (__atomic_load_n(&loop->signals_pending_, __ATOMIC_ACQUIRE) == 0)
-    return;
-  pending = __atomic_exchange_n(&loop->signals_pending_, 0, __ATOMIC_ACQ_REL);
-  async__list_move(&loop->signals_, &batch);
-  while (!async__list_empty(&batch)) {
-    struct async__link *n = batch.next;
-    async_signal_t *h = async__container_of(n, async_signal_t, link_);
-    int signum = h->signum;
-    async__list_remove(n);
-    async__list_insert_tail(&loop->signals_, n);
-    if (!(pending & bit(signum)))
-      continue;
-    if (h->oneshot_)
-      stop(h);
-    ASYNC__HANDLE_CB(h, ASYNC_CB_SIGNAL, h->cb_.signal(h, signum));
-  }
+  if (__atomic_load_n(&loop->signals_pending_, __ATOMIC_ACQUIRE) != 0)
+    async__signals_run(loop, __atomic_exchange_n(&loop->signals_pending_, 0, __ATOMIC_ACQ_REL));
 }

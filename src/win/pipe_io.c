@@ -91,8 +91,7 @@ static void recv_some(struct pipe_state *st) {
   for (int i = 0; st->sock_ready && (s->stream_flags_ & READING); i++) {
     async_buf_t buf = {NULL, 0};
     if (i == RECV_BATCH) {
-      if (!async_defer_pending(&st->deliver))
-        async__defer_own(s->loop, &st->deliver, deliver_cb);
+      async__defer_own(s->loop, &st->deliver, deliver_cb);
       return;
     }
     async__alloc_call((async_handle_t *)s, s->alloc_cb_, BUF_SIZE, &buf);
@@ -173,8 +172,7 @@ int async__pipe_read_start(async_stream_t *s, async_alloc_cb alloc_cb, async_rea
   async__handle_start((async_handle_t *)s);
   /* Bytes kept from before, or an end, go out from the loop; otherwise read. */
   if (st->roff < st->rlen || st->read_end != 0 || st->sock_ready) {
-    if (!async_defer_pending(&st->deliver))
-      async__defer_own(s->loop, &st->deliver, deliver_cb);
+    async__defer_own(s->loop, &st->deliver, deliver_cb);
   } else if (!st->read_inflight) {
     start_read(st);
     if (st->read_end != 0)

@@ -13,10 +13,8 @@ int async__platform_init(async_loop_t *loop) {
   return async__winsock_init();
 }
 
-void async__platform_close(async_loop_t *loop) {
-  async__signal_loop_close(loop);
-  async__io_free(loop);
-}
+/* Every handle is closed: the loop left the signal list with its last one. */
+void async__platform_close(async_loop_t *loop) { async__io_free(loop); }
 
 /* There is no fork on Windows (ASYNC_CAP_FORK is off). */
 int async__platform_fork(async_loop_t *loop) {

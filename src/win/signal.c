@@ -61,21 +61,6 @@ void async__signal_loop_init(async_loop_t *loop) {
   memset(loop->signal_users_, 0, sizeof(loop->signal_users_));
 }
 
-/* Every handle is closed, so the loop left the list with its last one. */
-void async__signal_loop_close(async_loop_t *loop) { (void)loop; }
-
-int async_signal_init(async_loop_t *loop, async_signal_t *h) {
-  int err = async__handle_claim(loop, h);
-  if (err != 0)
-    return err;
-  if (!(loop->caps_ & ASYNC_CAP_SIGNAL))
-    return ASYNC_ENOTSUP;
-  h->signum = 0;
-  h->oneshot_ = 0;
-  h->link_.next = h->link_.prev = NULL;
-  return async__handle_init(loop, (async_handle_t *)h, ASYNC_SIGNAL);
-}
-
 static int loop_watches(const async_loop_t *loop) {
   for (int i = 0; i < ASYNC__WIN_SIGNALS; i++)
     if (loop->signal_users_[i] != 0)
@@ -83,7 +68,7 @@ static int loop_watches(const async_loop_t *loop) {
   return 0;
 }
 
-static int start(async_signal_t *h, async_signal_cb cb, int signum, int oneshot) {
+int async__signal_start(async_signal_t *h, async_signal_cb cb, int signum, int oneshot) {
   int slot, err = 0;
   if (!async__handle_ok(h, ASYNC_SIGNAL) || cb == NULL || signum < 1 || signum > 64 ||
       signum == 9 /* SIGKILL */)
@@ -112,15 +97,7 @@ static int start(async_signal_t *h, async_signal_cb cb, int signum, int oneshot)
   return err;
 }
 
-int async_signal_start(async_signal_t *h, async_signal_cb cb, int signum) {
-  return start(h, cb, signum, 0);
-}
-
-int async_signal_start_oneshot(async_signal_t *h, async_signal_cb cb, int signum) {
-  return start(h, cb, signum, 1);
-}
-
-static void stop(async_signal_t *h) {
+void async__signal_stop(async_signal_t *h) {
   int slot;
   if (!async__is_active(h))
     return;
@@ -137,33 +114,16 @@ static void stop(async_signal_t *h) {
   async__handle_stop((async_handle_t *)h);
 }
 
-int async_signal_stop(async_signal_t *h) {
-  if (!async__handle_ok(h, ASYNC_SIGNAL))
-    return ASYNC_EINVAL;
-  stop(h);
-  return 0;
-}
-
-void async__signal_close(async_signal_t *h) { stop(h); }
-
 /* On the loop thread, after a wake: call the handles of what arrived. */
 void async__signal_dispatch(async_loop_t *loop) {
-  struct async__link batch;
-  LONG pending;
+  static const int by_slot[ASYNC__WIN_SIGNALS] = {SIGINT, SIGBREAK, SIGHUP};
+  uint64_t pending = 0;
+  LONG slots;
   if (loop->signals_pending_ == 0)
     return;
-  pending = InterlockedExchange(&loop->signals_pending_, 0);
-  async__list_move(&loop->signals_, &batch);
-  while (!async__list_empty(&batch)) {
-    struct async__link *n = batch.next;
-    async_signal_t *h = async__container_of(n, async_signal_t, link_);
-    int signum = h->signum;
-    async__list_remove(n);
-    async__list_insert_tail(&loop->signals_, n);
-    if (!(pending & (1L << slot_of(signum))))
-      continue;
-    if (h->oneshot_)
-      stop(h);
-    ASYNC__HANDLE_CB(h, ASYNC_CB_SIGNAL, h->cb_.signal(h, signum));
-  }
+  slots = InterlockedExchange(&loop->signals_pending_, 0);
+  for (int i = 0; i < ASYNC__WIN_SIGNALS; i++)
+    if (slots & (1L << i))
+      pending |= UINT64_C(1) << (by_slot[i] - 1);
+  async__signals_run(loop, pending);
 }

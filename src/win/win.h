@@ -85,7 +85,6 @@ void async__iocp_hold(async_loop_t *loop, int delta);
 /* signal.c: console control events as signal handles. */
 #define ASYNC__WIN_SIGNALS 3
 void async__signal_loop_init(async_loop_t *loop);
-void async__signal_loop_close(async_loop_t *loop);
 void async__signal_dispatch(async_loop_t *loop);
 
 /* wakeup.c: runs what a wake announced (pool results, wakeup handles). */
